@@ -1,0 +1,28 @@
+# Each target sets up its own virtualenv with the pinned install, so a fresh machine
+# with only Python 3.11 needs nothing else.
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint validate clean
+
+$(STAMP): pyproject.toml setup.py
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/grok-assets demo
+
+test: $(STAMP)
+	$(BIN)/ruff check grok_assets grok_assets_tests
+	$(BIN)/ruff format --check grok_assets grok_assets_tests
+	$(BIN)/python -m pytest -q
+
+validate: $(STAMP)
+	env -i PATH="$(CURDIR)/$(BIN):/usr/bin:/bin" HOME="$(CURDIR)" $(BIN)/dagster definitions validate -w workspace.yaml
+
+clean:
+	rm -rf $(VENV) .dagster_home .pytest_cache .ruff_cache

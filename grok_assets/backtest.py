@@ -1,0 +1,202 @@
+"""Backtest of one day's candidates on that day's price bars.
+
+Rules (one row per candidate, ordered by ``grok_rank``; nothing is ever dropped):
+
+- Bars are those whose ``date`` equals the backtest date; a bar with any null price is
+  treated as missing. 5-minute bar times are taken in Asia/Tokyo (naive times are read
+  as Tokyo time); a bar is a *morning* bar when it starts before 11:30.
+- ``data_source``: ``"5m"`` when the ticker has 5-minute bars, ``"daily_only"`` when it
+  has only a daily bar, ``"no_bars"`` when it has neither (every metric null).
+- ``buy_price`` is the daily open; ``daily_close``/``high``/``low``/``volume`` come from
+  the daily bar. Each falls back separately to the 5-minute bars (first open, last close,
+  max high, min low, summed volume) when the daily bar lacks it.
+- Returns are fractions: ``return = sell / buy_price - 1``, ``win = return > 0``,
+  ``profit_per_100 = (sell - buy_price) * 100`` (one 100-share lot, in yen). All three are
+  null when ``buy_price`` is missing or not positive. Null wins are null, not False.
+- phase1 sells at the close of the last morning bar (normally 11:25); null without 5m
+  bars or without any morning bar.
+- phase2 sells at ``daily_close``; computed for ``"5m"`` and ``"daily_only"``.
+- phase3 (levels 1, 2, 3 %): take-profit at ``buy * (1 + x)``, stop-loss at
+  ``buy * (1 - x)``. Bars are scanned in time order from the first bar of the day; the
+  first bar whose high reaches TP or low reaches SL decides, and SL wins when one bar
+  reaches both. The exit price is exactly the level, even when a bar opens beyond it.
+  Untouched levels exit at ``daily_close`` with reason ``"close"``. Null without 5m bars.
+- ``morning_max_gain_pct``/``morning_max_drawdown_pct`` are the morning max high / min
+  low against ``buy_price`` in percent; ``daily_max_*`` use the daily high/low. Since the
+  position starts at ``buy_price``, gains are floored and drawdowns capped at 0.
+- No fill model: the buy is assumed filled at the open even on a limit-up open that then
+  never trades. Such a day (open == high == low == close, zero-volume bars) simply gives
+  returns of 0, ``win`` False and phase3 reason ``"close"``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from grok_assets.schemas import BACKTEST_SCHEMA, TOKYO
+from grok_assets.trading_calendar import parse_date
+
+PHASE3_LEVELS = (1, 2, 3)
+MORNING_END_MINUTE = 11 * 60 + 30
+
+_PRICES = ("open", "high", "low", "close")
+_CARRIED = (
+    "ticker",
+    "code",
+    "stock_name",
+    "category",
+    "reason",
+    "grok_rank",
+    "selection_score",
+    "sentiment_score",
+    "policy_link",
+    "has_mention",
+    "mentioned_by",
+    "prompt_version",
+    "model",
+)
+_CANDIDATE_COLUMNS = ("date", *_CARRIED)
+_DAILY_COLUMNS = ("date", "ticker", *_PRICES, "volume")
+_5M_COLUMNS = ("datetime", *_DAILY_COLUMNS)
+
+
+def run_backtest(
+    candidates: pd.DataFrame,
+    daily_bars: pd.DataFrame,
+    bars_5m: pd.DataFrame,
+    backtest_date: str,
+) -> pa.Table:
+    """Backtest ``candidates`` on ``backtest_date``; returns a BACKTEST_SCHEMA table."""
+    _require_columns(candidates, _CANDIDATE_COLUMNS, "candidates")
+    _require_columns(daily_bars, _DAILY_COLUMNS, "daily_bars")
+    _require_columns(bars_5m, _5M_COLUMNS, "bars_5m")
+    day = parse_date(backtest_date).isoformat()
+    tickers = pd.Index(candidates["ticker"].unique(), name="ticker")
+
+    daily = _day_rows(daily_bars, day, tickers, ["ticker"]).set_index("ticker").reindex(tickers)
+    metrics = _metrics(tickers, daily, _day_rows(bars_5m, day, tickers, ["ticker", "datetime"]))
+
+    out = candidates.rename(columns={"date": "selection_date"}).assign(backtest_date=day)
+    out = out.merge(metrics, left_on="ticker", right_index=True, how="left")
+    out = out.sort_values("grok_rank", kind="stable", na_position="last")
+    return pa.Table.from_pandas(
+        out[BACKTEST_SCHEMA.names], schema=BACKTEST_SCHEMA, preserve_index=False
+    )
+
+
+def _require_columns(frame: pd.DataFrame, columns: Iterable[str], name: str) -> None:
+    missing = [column for column in columns if column not in frame.columns]
+    if missing:
+        raise ValueError(f"{name} is missing required column(s): {', '.join(missing)}")
+
+
+def _day_rows(bars: pd.DataFrame, day: str, tickers: pd.Index, key: list[str]) -> pd.DataFrame:
+    rows = bars[(bars["date"] == day) & bars["ticker"].isin(tickers)]
+    # A repeated bar is a re-download; the later copy is the one to trust.
+    return rows.dropna(subset=list(_PRICES)).drop_duplicates(key, keep="last")
+
+
+def _metrics(tickers: pd.Index, daily: pd.DataFrame, m5: pd.DataFrame) -> pd.DataFrame:
+    times = pd.to_datetime(m5["datetime"])
+    times = times.dt.tz_convert(TOKYO) if times.dt.tz else times.dt.tz_localize(TOKYO)
+    col, slots = pd.factorize(times, sort=True)
+    row = tickers.get_indexer(m5["ticker"])
+    # One all-null slot when there are no bars keeps argmax and slicing shape-safe.
+    width = max(len(slots), 1)
+
+    def grid(field: str) -> np.ndarray:
+        values = np.full((len(tickers), width), np.nan)
+        values[row, col] = m5[field].to_numpy(dtype=float, na_value=np.nan)
+        return values
+
+    o, h, lo, c, v = (grid(field) for field in (*_PRICES, "volume"))
+    morning = np.zeros(width, dtype=bool)
+    morning[: len(slots)] = slots.hour * 60 + slots.minute < MORNING_END_MINUTE
+    has_5m = ~np.isnan(o).all(axis=1)
+
+    def daily_or(field: str, fallback: np.ndarray) -> np.ndarray:
+        return np.where(
+            daily[field].isna(), fallback, daily[field].to_numpy(dtype=float, na_value=np.nan)
+        )
+
+    buy = daily_or("open", _first(o))
+    close = daily_or("close", _first(c[:, ::-1]))
+    high = daily_or("high", _fmax(h))
+    low = daily_or("low", _fmin(lo))
+    volume = daily_or("volume", np.where(has_5m, np.nansum(v, axis=1), np.nan))
+    base = np.where(buy > 0, buy, np.nan)  # guards every ratio against zero/absent buys
+
+    out: dict[str, object] = {
+        "data_source": np.select([has_5m, daily["open"].notna()], ["5m", "daily_only"], "no_bars"),
+        "buy_price": buy,
+        "daily_close": close,
+        "high": high,
+        "low": low,
+        "volume": pd.array(volume).astype("Int64"),
+    }
+    out |= _trade("phase1", base, _first(c[:, morning][:, ::-1]))
+    out |= _trade("phase2", base, close)
+    rows = np.arange(len(tickers))
+    for level in PHASE3_LEVELS:
+        take, stop = base * (1 + level / 100), base * (1 - level / 100)
+        hit_stop = lo <= stop[:, None]
+        hit = hit_stop | (h >= take[:, None])
+        first_hit = hit.argmax(axis=1)
+        touched = hit.any(axis=1)
+        stopped = touched & hit_stop[rows, first_hit]
+        valid = has_5m & ~np.isnan(base)
+        exit_price = np.where(valid, np.select([stopped, touched], [stop, take], close), np.nan)
+        stem = f"phase3_{level}pct"
+        trade = _trade(stem, base, exit_price)
+        reason = np.select([stopped, touched], ["stop_loss", "take_profit"], "close")
+        out |= {
+            f"{stem}_return": trade[f"{stem}_return"],
+            f"{stem}_win": trade[f"{stem}_win"],
+            f"{stem}_exit_reason": np.where(valid, reason, None),
+            f"{stem}_profit_per_100": trade[f"{stem}_profit_per_100"],
+        }
+    out |= {
+        "morning_max_gain_pct": _gain_pct(_fmax(h[:, morning]), base),
+        "morning_max_drawdown_pct": _drawdown_pct(_fmin(lo[:, morning]), base),
+        "daily_max_gain_pct": _gain_pct(high, base),
+        "daily_max_drawdown_pct": _drawdown_pct(low, base),
+    }
+    return pd.DataFrame(out, index=tickers)
+
+
+def _trade(stem: str, base: np.ndarray, sell: np.ndarray) -> dict[str, object]:
+    ret = sell / base - 1
+    win = pd.array(np.where(np.isnan(ret), None, ret > 0), dtype="boolean")
+    return {
+        f"{stem}_sell_price": sell,
+        f"{stem}_return": ret,
+        f"{stem}_win": win,
+        f"{stem}_profit_per_100": (sell - base) * 100,
+    }
+
+
+def _first(values: np.ndarray) -> np.ndarray:
+    """First non-null value of each row (null for an all-null or empty row)."""
+    if values.shape[1] == 0:
+        return np.full(len(values), np.nan)
+    return values[np.arange(len(values)), (~np.isnan(values)).argmax(axis=1)]
+
+
+def _fmax(values: np.ndarray) -> np.ndarray:
+    return np.fmax.reduce(values, axis=1, initial=np.nan)
+
+
+def _fmin(values: np.ndarray) -> np.ndarray:
+    return np.fmin.reduce(values, axis=1, initial=np.nan)
+
+
+def _gain_pct(price: np.ndarray, base: np.ndarray) -> np.ndarray:
+    return np.maximum((price / base - 1) * 100, 0.0)
+
+
+def _drawdown_pct(price: np.ndarray, base: np.ndarray) -> np.ndarray:
+    return np.minimum((price / base - 1) * 100, 0.0)

@@ -1,0 +1,94 @@
+"""Blocking asset checks: the first layer of the backup gate.
+
+Each reads S3 only. Their target is the selection published now (the ``date`` in
+``grok_trending.parquet``), not the partition being run: what must be safe before a
+new selection is published is the one it would replace.
+"""
+
+from dagster import AssetCheckResult, AssetCheckSeverity, MetadataValue, asset_check
+
+from grok_assets import keys
+from grok_assets.gate import BackupStatus, published_backup_status
+from grok_assets.manifest import ManifestError, audit_manifest, is_tracked
+from grok_assets.resources import StorageResource
+
+
+def _status_metadata(status: BackupStatus) -> dict[str, object]:
+    return {
+        "target_date": status.target_date or "none published",
+        "nothing_to_protect": status.nothing_to_protect,
+        "daily_key": status.daily_key or "",
+        "daily_rows": status.daily_rows if status.daily_rows is not None else -1,
+        "archive_rows": status.archive_rows,
+        "findings": MetadataValue.md("\n".join(f"- {line}" for line in status.findings())),
+    }
+
+
+@asset_check(
+    asset="grok_trending_daily",
+    blocking=True,
+    description="The published selection's daily backup file exists in S3 and holds rows.",
+)
+def daily_backup_exists(storage: StorageResource) -> AssetCheckResult:
+    status = published_backup_status(storage.store())
+    return AssetCheckResult(
+        passed=status.daily_backup_exists,
+        severity=AssetCheckSeverity.ERROR,
+        description="; ".join(status.findings()),
+        metadata=_status_metadata(status),
+    )
+
+
+@asset_check(
+    asset="grok_trending_archive",
+    blocking=True,
+    description="The archive in S3 holds rows for the published selection's date.",
+)
+def archive_contains_target_date(storage: StorageResource) -> AssetCheckResult:
+    status = published_backup_status(storage.store())
+    return AssetCheckResult(
+        passed=status.archive_contains_target_date,
+        severity=AssetCheckSeverity.ERROR,
+        description="; ".join(status.findings()),
+        metadata=_status_metadata(status),
+    )
+
+
+@asset_check(
+    asset="grok_manifest",
+    blocking=True,
+    description="Every file manifest.json lists exists in S3 with the listed size and MD5.",
+)
+def manifest_matches_s3(storage: StorageResource) -> AssetCheckResult:
+    store = storage.store()
+    try:
+        manifest, findings = audit_manifest(store)
+    except ManifestError as error:
+        return AssetCheckResult(
+            passed=False, severity=AssetCheckSeverity.ERROR, description=str(error)
+        )
+    if manifest is None:
+        tracked = [info.key for info in store.list() if is_tracked(info.key)]
+        return AssetCheckResult(
+            passed=not tracked,
+            severity=AssetCheckSeverity.ERROR,
+            description=(
+                f"{store.uri(keys.MANIFEST)} is missing while {len(tracked)} tracked files exist"
+                if tracked
+                else "no manifest and no tracked files yet: nothing to verify"
+            ),
+        )
+    lines = [f"{finding.key}: {finding.problem}" for finding in findings]
+    return AssetCheckResult(
+        passed=not findings,
+        severity=AssetCheckSeverity.ERROR,
+        description="; ".join(lines) or f"all {len(manifest['files'])} listed files match S3",
+        metadata={
+            "files_listed": len(manifest["files"]),
+            "mismatches": len(findings),
+            "last_updated": str(manifest.get("last_updated", "")),
+        },
+    )
+
+
+ALL_CHECKS = [daily_backup_exists, archive_contains_target_date, manifest_matches_s3]

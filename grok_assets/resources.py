@@ -1,0 +1,87 @@
+"""Dagster resources: the S3 store and the Grok selector.
+
+Both resolve their settings from the environment when first used, never when the
+definitions load, so ``dagster definitions validate`` and the UI work with no
+environment at all.
+"""
+
+import datetime as dt
+
+import pyarrow as pa
+from dagster import ConfigurableResource, ResourceDependency
+from dagster_aws.s3 import S3Resource
+
+from grok_assets import config, keys
+from grok_assets.storage import S3Store
+
+
+class StorageResource(ConfigurableResource):
+    """The pipeline's bucket and prefix, reached through ``S3Resource``'s boto3 client.
+
+    ``bucket`` and ``prefix`` default to ``S3_BUCKET`` and ``S3_PREFIX``; the client
+    honours boto3's own ``AWS_ENDPOINT_URL`` and credential chain.
+    """
+
+    s3: ResourceDependency[S3Resource]
+    bucket: str | None = None
+    prefix: str | None = None
+
+    def store(self) -> S3Store:
+        s3 = self.s3
+        if s3.region_name is None:
+            s3 = s3.model_copy(update={"region_name": config.aws_region()})
+        location = config.Location(
+            bucket=self.bucket or config.s3_bucket(),
+            prefix=self.prefix if self.prefix is not None else config.s3_prefix(),
+        )
+        return S3Store(s3.get_client(), location)
+
+
+def make_storage_resource() -> StorageResource:
+    return StorageResource(s3=S3Resource())
+
+
+class SelectorResource(ConfigurableResource):
+    """Where a day's candidates come from: ``xai`` (Grok, live) or ``replay`` (recorded
+    answers in the bucket). Defaults to ``GROK_SELECTOR``."""
+
+    kind: str | None = None
+
+    def resolved_kind(self) -> str:
+        return (self.kind or config.selector_kind()).lower()
+
+    def select(self, trading_day: dt.date, store: S3Store) -> pa.Table:
+        from grok_assets.selection.answer import parse_model_answer
+        from grok_assets.selection.prompt import PROMPT_VERSION, build_prompt
+
+        date = trading_day.isoformat()
+        kind = self.resolved_kind()
+        if kind == "replay":
+            key = keys.replay_answer_key(trading_day)
+            data, _ = store.get_bytes(key)
+            return parse_model_answer(
+                data.decode("utf-8"),
+                trading_date=date,
+                model="replay",
+                prompt_version=PROMPT_VERSION,
+                source=store.uri(key),
+            )
+        if kind == "xai":
+            from grok_assets.selection.xai import XaiClientSettings, request_selection
+
+            settings = XaiClientSettings(
+                api_key=config.xai_api_key(),
+                model=config.grok_model(),
+                base_url=config.xai_base_url(),
+            )
+            answer = request_selection(settings, build_prompt(date))
+            return parse_model_answer(
+                answer,
+                trading_date=date,
+                model=settings.model,
+                prompt_version=PROMPT_VERSION,
+                source=f"xai model {settings.model}",
+            )
+        raise config.MissingSettingError(
+            f"selector kind {kind!r} is not one of {', '.join(config.SELECTORS)}"
+        )

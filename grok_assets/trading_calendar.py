@@ -1,0 +1,117 @@
+"""JPX trading days, from the maintained XTKS exchange calendar.
+
+Every question about "which day trades" goes through here, so that the partitions,
+the schedules and the CLI can never disagree. The calendar is built lazily because
+building it costs about half a second and nothing should pay that at import time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import re
+
+import pandas as pd
+
+XTKS = "XTKS"
+# Old enough for every history the pipeline holds; partitions start here.
+PARTITIONS_START = "2024-01-04"
+
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_COMPACT_DATE = re.compile(r"^\d{8}$")
+
+
+class CalendarHorizonError(ValueError):
+    """A date lies past the last session the installed exchange calendar knows."""
+
+
+class NotATradingDayError(ValueError):
+    """A date that should be a JPX trading day is not one."""
+
+
+@functools.lru_cache(maxsize=1)
+def _calendar():  # type: ignore[no-untyped-def]
+    import exchange_calendars
+
+    return exchange_calendars.get_calendar(XTKS)
+
+
+@functools.lru_cache(maxsize=1)
+def _sessions() -> frozenset[dt.date]:
+    return frozenset(ts.date() for ts in _calendar().sessions)
+
+
+def first_known_day() -> dt.date:
+    return _calendar().first_session.date()
+
+
+def last_known_day() -> dt.date:
+    """The last session the calendar knows; beyond it nothing can be said."""
+    return _calendar().last_session.date()
+
+
+def parse_date(text: str) -> dt.date:
+    """Parse ``YYYY-MM-DD`` or ``YYYYMMDD`` strictly, naming the bad input on failure."""
+    candidate = text.strip()
+    if _COMPACT_DATE.match(candidate):
+        candidate = f"{candidate[:4]}-{candidate[4:6]}-{candidate[6:]}"
+    if not _ISO_DATE.match(candidate):
+        raise ValueError(f"{text!r} is not a date; expected YYYY-MM-DD or YYYYMMDD")
+    try:
+        return dt.date.fromisoformat(candidate)
+    except ValueError as exc:
+        raise ValueError(f"{text!r} is not a real calendar date ({exc})") from exc
+
+
+def _require_known(day: dt.date) -> None:
+    if day > last_known_day():
+        raise CalendarHorizonError(
+            f"{day.isoformat()} is after {last_known_day().isoformat()}, the last JPX session "
+            "the installed exchange_calendars knows; upgrade exchange_calendars"
+        )
+    if day < first_known_day():
+        raise CalendarHorizonError(
+            f"{day.isoformat()} is before {first_known_day().isoformat()}, the first JPX "
+            "session the installed exchange_calendars knows"
+        )
+
+
+def is_trading_day(day: dt.date) -> bool:
+    _require_known(day)
+    return day in _sessions()
+
+
+def require_trading_day(day: dt.date) -> dt.date:
+    if not is_trading_day(day):
+        raise NotATradingDayError(f"{day.isoformat()} is not a JPX trading day")
+    return day
+
+
+def next_trading_day(day: dt.date) -> dt.date:
+    """The first trading day strictly after ``day``."""
+    candidate = day + dt.timedelta(days=1)
+    while not is_trading_day(candidate):
+        candidate += dt.timedelta(days=1)
+    return candidate
+
+
+def previous_trading_day(day: dt.date) -> dt.date:
+    """The last trading day strictly before ``day``."""
+    candidate = day - dt.timedelta(days=1)
+    while not is_trading_day(candidate):
+        candidate -= dt.timedelta(days=1)
+    return candidate
+
+
+def trading_days(start: dt.date, end: dt.date) -> list[dt.date]:
+    """Trading days in ``[start, end]``, in order."""
+    _require_known(start)
+    _require_known(end)
+    return sorted(day for day in _sessions() if start <= day <= end)
+
+
+def weekday_closures(start: dt.date, end: dt.date) -> list[dt.date]:
+    """Monday-to-Friday days on which the exchange is closed, in ``[start, end]``."""
+    weekdays = pd.bdate_range(start, end)
+    sessions = _sessions()
+    return [ts.date() for ts in weekdays if ts.date() not in sessions]
