@@ -27,9 +27,26 @@ def _conform(table: pa.Table, where: str) -> pa.Table:
             f"{where} has column(s) {', '.join(extra)} that the archive schema does not know; "
             "refusing to drop them"
         )
+    names = table.schema.names
+    missing = [name for name in BACKTEST_SCHEMA.names if name not in names]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if missing:
+        raise ArchiveIntegrityError(f"{where} lacks column(s) {', '.join(missing)}")
+    if repeated:
+        raise ArchiveIntegrityError(f"{where} repeats column(s) {', '.join(repeated)}")
+    # A cast would silently rewrite a wrong-typed column (a timestamp backtest_date
+    # becomes "YYYY-MM-DD 00:00:00", which no consumer's string comparison matches).
+    wrong = [
+        f"{field.name} is {table.schema.field(field.name).type}, expected {field.type}"
+        for field in BACKTEST_SCHEMA
+        if not table.schema.field(field.name).type.equals(field.type)
+    ]
+    if wrong:
+        raise ArchiveIntegrityError(f"{where} has column(s) of the wrong type: {'; '.join(wrong)}")
     try:
         return table.select(BACKTEST_SCHEMA.names).cast(BACKTEST_SCHEMA)
-    except (KeyError, pa.ArrowException) as error:
+    except (KeyError, ValueError, pa.ArrowException) as error:
+        # ValueError: null values in a non-nullable column (e.g. backtest_date).
         raise ArchiveIntegrityError(f"{where} does not match the archive schema: {error}") from None
 
 

@@ -59,8 +59,10 @@ def seed_sample(store: S3Store, start: dt.date, end: dt.date, seed: int = 0) -> 
         (keys.PRICES_DAILY, sample_daily_bars(days, seed)),
         (keys.PRICES_5M, sample_5m_bars(days, seed)),
     ]
-    for relative_key, table in bars:
+    # Check every prices object before writing any, so a refusal writes nothing.
+    for relative_key, _ in bars:
         _refuse_real_prices(store, relative_key)
+    for relative_key, table in bars:
         put(relative_key, encode_parquet(table))
     for day in days:
         answer = sample_answer(day.isoformat(), SAMPLE_UNIVERSE, seed)

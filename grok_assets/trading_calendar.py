@@ -112,6 +112,9 @@ def trading_days(start: dt.date, end: dt.date) -> list[dt.date]:
 
 def weekday_closures(start: dt.date, end: dt.date) -> list[dt.date]:
     """Monday-to-Friday days on which the exchange is closed, in ``[start, end]``."""
+    # Past the horizon every weekday would look closed; refuse instead.
+    _require_known(start)
+    _require_known(end)
     weekdays = pd.bdate_range(start, end)
     sessions = _sessions()
     return [ts.date() for ts in weekdays if ts.date() not in sessions]

@@ -37,9 +37,7 @@ def s3_env(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL_S3", "XAI_API_KEY"):
         monkeypatch.delenv(name, raising=False)
     client = boto3.client("s3", endpoint_url=s3_endpoint, region_name=REGION)
-    client.create_bucket(
-        Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION}
-    )
+    client.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
     return env
 
 

@@ -1,0 +1,235 @@
+"""The asset graph end to end: the cycle, the gate in all three layers, idempotency."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow.compute as pc
+import pytest
+
+from grok_assets import keys
+from grok_assets.gate import published_selection_date
+from grok_assets.restore import restore_daily_backup
+from grok_assets.seeding import seed_sample
+from grok_assets.storage import S3Store
+from grok_assets_tests.pipeline import (
+    DAYS,
+    failed_checks,
+    materialize_alone,
+    materialized,
+    passed_checks,
+    run_cycle,
+    run_job,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def seeded(store: S3Store) -> S3Store:
+    seed_sample(store, DAYS[0], DAYS[-1])
+    return store
+
+
+@pytest.fixture
+def cycled(seeded: S3Store) -> S3Store:
+    """Three days of the cycle have run; the selection for DAYS[2] is published."""
+    run_cycle(DAYS[:3])
+    return seeded
+
+
+def object_bytes(store: S3Store, relative_key: str) -> bytes:
+    return store.get_bytes(relative_key)[0]
+
+
+def test_cycle_publishes_backs_up_and_lists_every_file(cycled: S3Store) -> None:
+    store = cycled
+    assert published_selection_date(store) == DAYS[2].isoformat()
+    archive = store.read_parquet(keys.ARCHIVE)
+    counts = pc.value_counts(archive.column("backtest_date")).to_pylist()
+    assert {c["values"]: c["counts"] for c in counts} == {d.isoformat(): 12 for d in DAYS[:3]}
+    for day in DAYS[:3]:
+        assert store.exists(keys.daily_backup_key(day))
+        assert store.exists(keys.candidates_key(day))
+
+    manifest = json.loads(object_bytes(store, keys.MANIFEST))
+    assert manifest["last_updated"].endswith("+09:00")
+    listed = manifest["files"]
+    for key in (keys.PUBLISHED_SELECTION, keys.ARCHIVE, keys.daily_backup_key(DAYS[2])):
+        assert key in listed
+    for key, entry in listed.items():
+        data = object_bytes(store, key)
+        assert entry["md5"] == hashlib.md5(data).hexdigest(), key
+        assert entry["size"] == len(data), key
+        assert entry["updated_at"].endswith("+09:00")
+
+
+def test_selection_job_is_blocked_when_the_published_daily_backup_is_missing(
+    cycled: S3Store,
+) -> None:
+    store = cycled
+    published_before = object_bytes(store, keys.PUBLISHED_SELECTION)
+    store.delete(keys.daily_backup_key(DAYS[2]))
+
+    result = run_job("selection_job", DAYS[3])
+
+    assert not result.success
+    assert failed_checks(result) == ["daily_backup_exists"]
+    assert "grok_trending" not in materialized(result)
+    assert object_bytes(store, keys.PUBLISHED_SELECTION) == published_before
+    # The model's answer is kept even though its publication was held back.
+    assert store.exists(keys.candidates_key(DAYS[3]))
+
+
+def test_selection_job_is_blocked_when_the_archive_lacks_the_published_date(
+    cycled: S3Store,
+) -> None:
+    store = cycled
+    # Publish day 3 properly, then back it up only as a daily file (no archive rows):
+    # the state left by a crash between the daily write and the archive upsert.
+    assert run_job("selection_job", DAYS[3]).success
+    assert run_job("backtest_job", DAYS[3]).success
+    archive = store.read_parquet(keys.ARCHIVE)
+    without_day = archive.filter(pc.not_equal(archive.column("backtest_date"), DAYS[3].isoformat()))
+    store.write_parquet(keys.ARCHIVE, without_day)
+    published_before = object_bytes(store, keys.PUBLISHED_SELECTION)
+
+    result = run_job("selection_job", DAYS[4])
+
+    assert not result.success
+    assert failed_checks(result) == ["archive_contains_target_date"]
+    assert "grok_trending" not in materialized(result)
+    assert object_bytes(store, keys.PUBLISHED_SELECTION) == published_before
+
+
+def test_materializing_grok_trending_alone_reverifies_the_gate(cycled: S3Store) -> None:
+    store = cycled
+    published_before = object_bytes(store, keys.PUBLISHED_SELECTION)
+    assert materialize_alone("grok_candidates", DAYS[3]).success
+    store.delete(keys.daily_backup_key(DAYS[2]))
+
+    result = materialize_alone("grok_trending", DAYS[3])
+
+    assert not result.success
+    assert failed_checks(result) == []  # no check ran: only the asset's own re-check
+    assert "grok_trending" not in materialized(result)
+    assert object_bytes(store, keys.PUBLISHED_SELECTION) == published_before
+    assert published_selection_date(store) == DAYS[2].isoformat()
+
+
+def test_gate_opens_again_after_restore(cycled: S3Store) -> None:
+    store = cycled
+    store.delete(keys.daily_backup_key(DAYS[2]))
+    assert not run_job("selection_job", DAYS[3]).success
+
+    restored = restore_daily_backup(store, DAYS[2])
+
+    assert restored.written
+    result = run_job("selection_job", DAYS[3])
+    assert result.success
+    assert passed_checks(result) == [
+        "archive_contains_target_date",
+        "daily_backup_exists",
+        "manifest_matches_s3",
+    ]
+    assert published_selection_date(store) == DAYS[3].isoformat()
+
+
+def test_rerunning_partitions_changes_nothing(cycled: S3Store) -> None:
+    store = cycled
+    watched = [
+        keys.PUBLISHED_SELECTION,
+        keys.ARCHIVE,
+        keys.MANIFEST,
+        keys.daily_backup_key(DAYS[2]),
+        keys.candidates_key(DAYS[2]),
+    ]
+    before = {key: store.head(key) for key in watched}
+
+    assert run_job("backtest_job", DAYS[2]).success
+    assert run_job("selection_job", DAYS[2]).success
+    assert run_job("backtest_job", DAYS[1]).success
+
+    after = {key: store.head(key) for key in watched}
+    assert {k: v.etag for k, v in after.items() if v} == {k: v.etag for k, v in before.items() if v}
+
+
+def test_candidates_are_write_once(seeded: S3Store) -> None:
+    store = seeded
+    assert run_job("selection_job", DAYS[0]).success
+    original = object_bytes(store, keys.candidates_key(DAYS[0]))
+    # A different recorded answer for the same day must not replace the stored one.
+    other_answer = object_bytes(store, keys.replay_answer_key(DAYS[1]))
+    store.put_bytes(
+        keys.replay_answer_key(DAYS[0]),
+        other_answer.replace(DAYS[1].isoformat().encode(), DAYS[0].isoformat().encode()),
+    )
+
+    assert run_job("selection_job", DAYS[0]).success
+    assert object_bytes(store, keys.candidates_key(DAYS[0])) == original
+
+
+def test_backtest_upsert_changes_only_its_own_date(cycled: S3Store) -> None:
+    store = cycled
+    before = store.read_parquet(keys.ARCHIVE)
+    assert run_job("selection_job", DAYS[3]).success
+    assert run_job("backtest_job", DAYS[3]).success
+    after = store.read_parquet(keys.ARCHIVE)
+    old_dates = pc.is_in(after.column("backtest_date"), before.column("backtest_date").unique())
+    assert after.filter(old_dates).to_pylist() == before.to_pylist()
+    assert after.num_rows == before.num_rows + 12
+
+
+def test_publishing_an_older_selection_is_refused(cycled: S3Store) -> None:
+    store = cycled
+    published_before = object_bytes(store, keys.PUBLISHED_SELECTION)
+    result = materialize_alone("grok_trending", DAYS[1])
+    assert not result.success
+    assert object_bytes(store, keys.PUBLISHED_SELECTION) == published_before
+
+
+def test_missing_bucket_setting_fails_the_run_naming_the_variable(
+    seeded: S3Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("S3_BUCKET")
+    result = run_job("selection_job", DAYS[0])
+    assert not result.success
+    failures = [e for e in result.all_events if e.is_step_failure]
+    assert failures
+    assert any("S3_BUCKET" in str(e.step_failure_data.error) for e in failures)
+
+
+def _dagster(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    dagster = Path(sys.executable).with_name("dagster")
+    return subprocess.run(
+        [str(dagster), *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=300
+    )
+
+
+def test_verify_backups_job_via_the_cli_fails_then_passes_after_restore(
+    cycled: S3Store, s3_env: dict[str, str], tmp_path: Path
+) -> None:
+    store = cycled
+    env = {**os.environ, **s3_env, "DAGSTER_HOME": str(tmp_path)}
+    command = ["job", "execute", "-m", "grok_assets.definitions", "-j", "verify_backups_job"]
+
+    store.delete(keys.daily_backup_key(DAYS[2]))
+    blocked = _dagster(command, env, tmp_path)
+    assert blocked.returncode == 1, blocked.stderr[-2000:]
+    assert "daily_backup_exists" in blocked.stderr + blocked.stdout
+
+    restore_daily_backup(store, DAYS[2])
+    passed = _dagster(command, env, tmp_path)
+    assert passed.returncode == 0, passed.stderr[-2000:]
+
+
+def test_definitions_validate_with_an_empty_environment(tmp_path: Path) -> None:
+    env = {"PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin", "HOME": str(tmp_path)}
+    result = _dagster(["definitions", "validate", "-w", str(REPO / "workspace.yaml")], env, REPO)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Validation successful" in result.stderr + result.stdout
