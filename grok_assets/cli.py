@@ -49,8 +49,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from grok_assets.gate import backup_status
 
     status = backup_status(_store(), args.date.isoformat())
-    for line in status.findings():
-        print(("OK   " if status.passed else "FAIL ") + line)
+    for held, sentence in status.verdicts():
+        print(("OK   " if held else "FAIL ") + sentence)
     return EXIT_OK if status.passed else EXIT_FINDING
 
 

@@ -78,6 +78,7 @@ class BackupStatus:
     daily_key: str | None
     daily_rows: int | None
     archive_rows: int
+    daily_unreadable: bool = False
 
     @property
     def nothing_to_protect(self) -> bool:
@@ -95,21 +96,26 @@ class BackupStatus:
     def passed(self) -> bool:
         return self.daily_backup_exists and self.archive_contains_target_date
 
-    def findings(self) -> list[str]:
+    def verdicts(self) -> list[tuple[bool, str]]:
+        """One (held, sentence) pair per condition of the gate."""
         if self.nothing_to_protect:
-            return ["no selection is published in S3: nothing to protect"]
-        lines = []
+            return [(True, "no selection is published in S3: nothing to protect")]
         if self.daily_backup_exists:
-            lines.append(f"daily backup {self.daily_key} exists with {self.daily_rows} rows")
+            daily = f"daily backup {self.daily_key} exists with {self.daily_rows} rows"
+        elif self.daily_unreadable:
+            daily = f"daily backup {self.daily_key} exists but is not a readable parquet file"
         elif self.daily_rows == 0:
-            lines.append(f"daily backup {self.daily_key} exists but holds no rows")
+            daily = f"daily backup {self.daily_key} exists but holds no rows"
         else:
-            lines.append(f"daily backup {self.daily_key} is missing")
+            daily = f"daily backup {self.daily_key} is missing"
         if self.archive_contains_target_date:
-            lines.append(f"archive holds {self.archive_rows} rows for {self.target_date}")
+            archive = f"archive holds {self.archive_rows} rows for {self.target_date}"
         else:
-            lines.append(f"archive {keys.ARCHIVE} holds no rows for {self.target_date}")
-        return lines
+            archive = f"archive {keys.ARCHIVE} holds no rows for {self.target_date}"
+        return [(self.daily_backup_exists, daily), (self.archive_contains_target_date, archive)]
+
+    def findings(self) -> list[str]:
+        return [sentence for _, sentence in self.verdicts()]
 
 
 def backup_status(store: S3Store, target_date: str | None) -> BackupStatus:
@@ -117,15 +123,17 @@ def backup_status(store: S3Store, target_date: str | None) -> BackupStatus:
         return BackupStatus(None, None, None, 0)
     day = dt.date.fromisoformat(target_date)
     daily_key = keys.daily_backup_key(day)
+    unreadable = False
     try:
         daily = store.parquet_file(daily_key)
     except CorruptObjectError:
         # An unreadable backup is no backup; the check reports it rather than crash.
         daily_rows: int | None = 0
+        unreadable = True
     else:
         daily_rows = None if daily is None else daily.metadata.num_rows
     archive_rows = rows_for_date(store, keys.ARCHIVE, target_date) or 0
-    return BackupStatus(target_date, daily_key, daily_rows, archive_rows)
+    return BackupStatus(target_date, daily_key, daily_rows, archive_rows, unreadable)
 
 
 def published_backup_status(store: S3Store) -> BackupStatus:

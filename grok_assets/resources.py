@@ -6,13 +6,19 @@ environment at all.
 """
 
 import datetime as dt
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 from dagster import ConfigurableResource, ResourceDependency
 from dagster_aws.s3 import S3Resource
 
-from grok_assets import config, keys
+from grok_assets import config, keys, trading_calendar
+from grok_assets.schemas import TOKYO
 from grok_assets.storage import S3Store
+
+if TYPE_CHECKING:
+    from grok_assets.selection.prompt import PromptContext
 
 
 class StorageResource(ConfigurableResource):
@@ -39,6 +45,17 @@ class StorageResource(ConfigurableResource):
 
 def make_storage_resource() -> StorageResource:
     return StorageResource(s3=S3Resource())
+
+
+def prompt_context(trading_day: dt.date) -> "PromptContext":
+    from grok_assets.selection.prompt import PromptContext
+
+    today = dt.datetime.now(ZoneInfo(TOKYO)).date()
+    return PromptContext(
+        execution_date=today.isoformat(),
+        latest_trading_day=trading_calendar.previous_trading_day(trading_day).isoformat(),
+        next_trading_day=trading_calendar.next_trading_day(trading_day).isoformat(),
+    )
 
 
 class SelectorResource(ConfigurableResource):
@@ -74,7 +91,7 @@ class SelectorResource(ConfigurableResource):
                 model=config.grok_model(),
                 base_url=config.xai_base_url(),
             )
-            answer = request_selection(settings, build_prompt(date))
+            answer = request_selection(settings, build_prompt(date, prompt_context(trading_day)))
             return parse_model_answer(
                 answer,
                 trading_date=date,

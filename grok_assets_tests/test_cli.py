@@ -149,7 +149,7 @@ def test_verify_fails_without_the_daily_backup(
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 2
     assert lines[0] == f"FAIL daily backup {DAY_KEY} is missing"
-    assert lines[1].endswith(f"archive holds 3 rows for {DAY}")
+    assert lines[1] == f"OK   archive holds 3 rows for {DAY}"
 
 
 def test_verify_fails_when_the_archive_lacks_the_date(

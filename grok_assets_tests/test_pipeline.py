@@ -15,8 +15,11 @@ import pytest
 from grok_assets import keys
 from grok_assets.gate import published_selection_date
 from grok_assets.restore import restore_daily_backup
+from grok_assets.sample_data import SAMPLE_UNIVERSE
 from grok_assets.seeding import seed_sample
+from grok_assets.selection.replay import sample_answer
 from grok_assets.storage import S3Store
+from grok_assets_tests.chat_server import KEY, MODEL, FakeXai, Reply
 from grok_assets_tests.pipeline import (
     DAYS,
     failed_checks,
@@ -233,3 +236,46 @@ def test_definitions_validate_with_an_empty_environment(tmp_path: Path) -> None:
     result = _dagster(["definitions", "validate", "-w", str(REPO / "workspace.yaml")], env, REPO)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Validation successful" in result.stderr + result.stdout
+
+
+def _use_xai(monkeypatch: pytest.MonkeyPatch, fake: FakeXai) -> None:
+    monkeypatch.setenv("GROK_SELECTOR", "xai")
+    monkeypatch.setenv("XAI_API_KEY", KEY)
+    monkeypatch.setenv("GROK_MODEL", MODEL)
+    monkeypatch.setenv("XAI_BASE_URL", fake.base_url)
+
+
+def test_xai_selector_writes_the_models_picks(
+    seeded: S3Store, fake: FakeXai, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _use_xai(monkeypatch, fake)
+    fake.script = [
+        Reply(content="```json\n" + sample_answer("2026-11-16", SAMPLE_UNIVERSE) + "\n```")
+    ]
+
+    result = materialize_alone("grok_candidates", DAYS[0])
+
+    assert result.success
+    assert len(fake.requests) == 1
+    prompt = fake.requests[0]["body"]["messages"][-1]["content"]
+    assert DAYS[0].isoformat() in prompt
+    table = seeded.read_parquet(keys.candidates_key(DAYS[0]))
+    assert table.num_rows == 12
+    assert set(table.column("model").to_pylist()) == {MODEL}
+    assert set(table.column("date").to_pylist()) == {DAYS[0].isoformat()}
+    logs = "\n".join(str(event) for event in result.all_events)
+    assert KEY not in logs
+
+
+def test_malformed_model_answer_fails_and_writes_nothing(
+    seeded: S3Store, fake: FakeXai, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _use_xai(monkeypatch, fake)
+    fake.script = [Reply(content="Here are my picks: [{'code': 7203,}")]
+
+    result = materialize_alone("grok_candidates", DAYS[0])
+
+    assert not result.success
+    (failure,) = [e for e in result.all_events if e.is_step_failure]
+    assert MODEL in str(failure.step_failure_data.error)
+    assert not seeded.exists(keys.candidates_key(DAYS[0]))

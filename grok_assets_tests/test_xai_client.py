@@ -2,114 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import threading
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 
 from grok_assets.selection.xai import XaiClientSettings, XaiSelectionError, request_selection
-
-# A canary: if it shows up in any error text, the key leaked.
-KEY = "xai-CANARY-7f3a9c1e5b2d4f6a8c0e"
-MODEL = "grok-test-model"
-ANSWER = '[{"code": "7203"}]'
-HANG = "hang"
-
-
-@dataclass
-class Reply:
-    status: int = 200
-    content: str | None = ANSWER
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class FakeXai:
-    base_url: str
-    script: list[Reply | str] = field(default_factory=list)
-    requests: list[dict[str, Any]] = field(default_factory=list)
-    release: threading.Event = field(default_factory=threading.Event)
-
-    def next_reply(self) -> Reply | str:
-        # The last entry repeats, so "500 forever" is a one-element script.
-        return self.script[min(len(self.requests) - 1, len(self.script) - 1)]
-
-
-def _handler(fake: FakeXai) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: Any) -> None:
-            pass
-
-        def _send(self, status: int, body: dict[str, Any], headers: dict[str, str]) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.send_header("x-request-id", f"req-{len(fake.requests)}")
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(data)
-
-        def do_POST(self) -> None:
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            headers = {k.lower(): v for k, v in self.headers.items()}
-            fake.requests.append({"path": self.path, "headers": headers, "body": body})
-            # Checked here as well as in the tests: a wrong request gets the answer
-            # the real API would give, so the client cannot succeed by accident.
-            if self.headers.get("Authorization") != f"Bearer {KEY}":
-                self._send(401, {"error": {"message": "bad key", "type": "auth"}}, {})
-                return
-            if self.path != "/v1/chat/completions" or body.get("model") != MODEL:
-                self._send(404, {"error": {"message": "no such model or path"}}, {})
-                return
-            reply = fake.next_reply()
-            if reply == HANG:
-                fake.release.wait(10)
-                return
-            assert isinstance(reply, Reply)
-            if reply.status != 200:
-                error = {"error": {"message": f"boom, key {KEY}", "type": "server_error"}}
-                self._send(reply.status, error, reply.headers)
-                return
-            completion = {
-                "id": f"cmpl-{len(fake.requests)}",
-                "object": "chat.completion",
-                "created": int(time.time()),
-                "model": MODEL,
-                "choices": [
-                    {
-                        "index": 0,
-                        "message": {"role": "assistant", "content": reply.content},
-                        "finish_reason": "stop",
-                    }
-                ],
-                "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
-            }
-            self._send(200, completion, reply.headers)
-
-    return Handler
-
-
-@pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeXai]:
-    # A proxy configured in the environment must not intercept loopback traffic.
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
-    server = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
-    fake_xai = FakeXai(base_url=f"http://127.0.0.1:{server.server_address[1]}/v1")
-    server.RequestHandlerClass = _handler(fake_xai)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield fake_xai
-    fake_xai.release.set()
-    server.shutdown()
-    server.server_close()
-    thread.join(5)
+from grok_assets_tests.chat_server import ANSWER, HANG, KEY, MODEL, FakeXai, Reply
 
 
 def settings(fake: FakeXai, **overrides: Any) -> XaiClientSettings:
