@@ -7,7 +7,7 @@ from collections import Counter
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from grok_assets.schemas import BACKTEST_SCHEMA
+from grok_assets.schemas import BACKTEST_SCHEMA, SchemaMismatchError, require_schema
 
 DATE_COLUMN = "backtest_date"
 
@@ -21,31 +21,13 @@ def row_counts_by_date(table: pa.Table) -> Counter[str]:
 
 
 def _conform(table: pa.Table, where: str) -> pa.Table:
-    extra = [name for name in table.schema.names if name not in BACKTEST_SCHEMA.names]
-    if extra:
-        raise ArchiveIntegrityError(
-            f"{where} has column(s) {', '.join(extra)} that the archive schema does not know; "
-            "refusing to drop them"
-        )
-    names = table.schema.names
-    missing = [name for name in BACKTEST_SCHEMA.names if name not in names]
-    repeated = sorted({name for name in names if names.count(name) > 1})
-    if missing:
-        raise ArchiveIntegrityError(f"{where} lacks column(s) {', '.join(missing)}")
-    if repeated:
-        raise ArchiveIntegrityError(f"{where} repeats column(s) {', '.join(repeated)}")
-    # A cast would silently rewrite a wrong-typed column (a timestamp backtest_date
-    # becomes "YYYY-MM-DD 00:00:00", which no consumer's string comparison matches).
-    wrong = [
-        f"{field.name} is {table.schema.field(field.name).type}, expected {field.type}"
-        for field in BACKTEST_SCHEMA
-        if not table.schema.field(field.name).type.equals(field.type)
-    ]
-    if wrong:
-        raise ArchiveIntegrityError(f"{where} has column(s) of the wrong type: {'; '.join(wrong)}")
     try:
+        # Extra columns are refused rather than dropped: dropping them would lose data.
+        require_schema(table, BACKTEST_SCHEMA, where, allow_extra=False)
         return table.select(BACKTEST_SCHEMA.names).cast(BACKTEST_SCHEMA)
-    except (KeyError, ValueError, pa.ArrowException) as error:
+    except SchemaMismatchError as error:
+        raise ArchiveIntegrityError(str(error)) from None
+    except (ValueError, pa.ArrowException) as error:
         # ValueError: null values in a non-nullable column (e.g. backtest_date).
         raise ArchiveIntegrityError(f"{where} does not match the archive schema: {error}") from None
 

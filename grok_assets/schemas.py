@@ -111,3 +111,39 @@ BACKTEST_SCHEMA = pa.schema(
         pa.field("daily_max_drawdown_pct", pa.float64()),
     ]
 )
+
+
+class SchemaMismatchError(ValueError):
+    """A table's columns differ from the contract; the message names each difference."""
+
+
+def require_schema(
+    table: pa.Table, schema: pa.Schema, where: str, *, allow_extra: bool = True
+) -> None:
+    """Refuse a table whose columns differ from ``schema``, naming what differs.
+
+    Types must match exactly rather than be cast: a cast would silently rewrite a
+    timestamp ``backtest_date`` into ``"YYYY-MM-DD 00:00:00"``, which no consumer's
+    string comparison matches.
+    """
+    names = table.schema.names
+    problems: list[str] = []
+    extra = [name for name in names if name not in schema.names]
+    if extra and not allow_extra:
+        problems.append(f"has column(s) {', '.join(extra)} that the schema does not know")
+    missing = [name for name in schema.names if name not in names]
+    if missing:
+        problems.append(f"lacks column(s) {', '.join(missing)}")
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        problems.append(f"repeats column(s) {', '.join(repeated)}")
+    if not problems:
+        wrong = [
+            f"{field.name} is {table.schema.field(field.name).type}, expected {field.type}"
+            for field in schema
+            if not table.schema.field(field.name).type.equals(field.type)
+        ]
+        if wrong:
+            problems.append(f"has column(s) of the wrong type: {'; '.join(wrong)}")
+    if problems:
+        raise SchemaMismatchError(f"{where} {'; '.join(problems)}")

@@ -25,6 +25,7 @@ import pyarrow.parquet as pq
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 
 from grok_assets.config import Location
+from grok_assets.schemas import SchemaMismatchError, require_schema
 
 MD5_METADATA_KEY = "md5"
 CAS_ATTEMPTS = 6
@@ -146,6 +147,14 @@ class S3Store:
             )
         return StorageError(
             f"{action} {where} failed: {type(error).__name__}: {error}",
+            bucket=self.bucket,
+            key=relative_key,
+        )
+
+    def _unreadable(self, relative_key: str, error: Exception) -> CorruptObjectError:
+        return CorruptObjectError(
+            f"{self.uri(relative_key)} is not a readable parquet file ({error}); "
+            "restore it from a backup or rebuild it, do not overwrite it blindly",
             bucket=self.bucket,
             key=relative_key,
         )
@@ -380,12 +389,7 @@ class S3Store:
         try:
             table = pq.read_table(io.BytesIO(data))
         except (pa.ArrowException, OSError) as error:
-            raise CorruptObjectError(
-                f"{self.uri(relative_key)} is not a readable parquet file ({error}); "
-                "restore it or rebuild it, do not overwrite it blindly",
-                bucket=self.bucket,
-                key=relative_key,
-            ) from None
+            raise self._unreadable(relative_key, error) from None
         if schema is not None:
             require_schema(table, schema, self.uri(relative_key))
         return table
@@ -426,11 +430,7 @@ class S3Store:
         try:
             return pq.read_table(reader, columns=columns, filters=filters)
         except (pa.ArrowException, OSError) as error:
-            raise CorruptObjectError(
-                f"{self.uri(relative_key)} could not be read ({error}); restore it from a backup",
-                bucket=self.bucket,
-                key=relative_key,
-            ) from None
+            raise self._unreadable(relative_key, error) from None
 
     def ranged_reader(self, relative_key: str) -> RangedObjectReader | None:
         """A seekable file over the current version of the object; None when absent."""
@@ -454,30 +454,7 @@ class S3Store:
         try:
             return pq.ParquetFile(reader)
         except (pa.ArrowException, OSError) as error:
-            raise CorruptObjectError(
-                f"{self.uri(relative_key)} is not a readable parquet file ({error}); "
-                "restore it from a backup",
-                bucket=self.bucket,
-                key=relative_key,
-            ) from None
-
-
-def require_schema(table: pa.Table, schema: pa.Schema, where: str) -> None:
-    """Refuse a table whose columns differ from the contract, naming what differs."""
-    missing = [name for name in schema.names if name not in table.schema.names]
-    if missing:
-        raise SchemaMismatchError(f"{where} lacks column(s) {', '.join(missing)}")
-    wrong = [
-        f"{field.name} is {table.schema.field(field.name).type}, expected {field.type}"
-        for field in schema
-        if not table.schema.field(field.name).type.equals(field.type)
-    ]
-    if wrong:
-        raise SchemaMismatchError(f"{where} has column(s) of the wrong type: {'; '.join(wrong)}")
-
-
-class SchemaMismatchError(ValueError):
-    pass
+            raise self._unreadable(relative_key, error) from None
 
 
 # Bounded row groups let a reader fetch one date's rows without the rest.
