@@ -10,9 +10,11 @@ from grok_assets.assets.candidates import grok_candidates
 from grok_assets.assets.manifest import grok_manifest
 from grok_assets.assets.prices import prices_5m, prices_daily
 from grok_assets.assets.trending import grok_trending
+from grok_assets.calendar_checks import trading_calendar_horizon
 from grok_assets.checks import ALL_CHECKS
 from grok_assets.jobs import backtest_job, selection_job, verify_backups_job
 from grok_assets.resources import SelectorResource, make_storage_resource
+from grok_assets.schedules import backtest_schedule, selection_schedule
 
 defs = Definitions(
     assets=[
@@ -24,7 +26,8 @@ defs = Definitions(
         grok_trending,
         grok_manifest,
     ],
-    asset_checks=ALL_CHECKS,
+    asset_checks=[*ALL_CHECKS, trading_calendar_horizon],
     jobs=[backtest_job, selection_job, verify_backups_job],
+    schedules=[backtest_schedule, selection_schedule],
     resources={"storage": make_storage_resource(), "selector": SelectorResource()},
 )

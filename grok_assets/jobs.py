@@ -9,6 +9,8 @@ _ARCHIVE_CHECK = AssetCheckKey.from_user_string(
     "grok_trending_archive:archive_contains_target_date"
 )
 _MANIFEST_CHECK = AssetCheckKey.from_user_string("grok_manifest:manifest_matches_s3")
+# A WARN check: it reports, it never fails a run.
+_HORIZON_CHECK = AssetCheckKey.from_user_string("grok_candidates:trading_calendar_horizon")
 
 backtest_job = define_asset_job(
     name="backtest_job",
@@ -28,6 +30,6 @@ selection_job = define_asset_job(
 
 verify_backups_job = define_asset_job(
     name="verify_backups_job",
-    selection=AssetSelection.checks(_DAILY_CHECK, _ARCHIVE_CHECK, _MANIFEST_CHECK),
+    selection=AssetSelection.checks(_DAILY_CHECK, _ARCHIVE_CHECK, _MANIFEST_CHECK, _HORIZON_CHECK),
     description="Checks only, against S3: is the published selection backed up?",
 )
