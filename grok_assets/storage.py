@@ -418,15 +418,17 @@ class S3Store:
     ) -> pa.Table | None:
         """Only the rows matching ``filters``, reading just the row groups whose
         statistics admit them; None when the object does not exist."""
-        parquet = self.parquet_file(relative_key)
-        if parquet is None:
+        reader = self.ranged_reader(relative_key)
+        if reader is None:
             return None
+        parquet = self._open_parquet(relative_key, reader)
         missing = [name for name in columns if name not in parquet.schema_arrow.names]
         if missing:
             raise SchemaMismatchError(
                 f"{self.uri(relative_key)} lacks column(s) {', '.join(missing)}"
             )
-        reader = self.ranged_reader(relative_key)
+        # The same reader, so both reads see one version of the object.
+        reader.seek(0)
         try:
             return pq.read_table(reader, columns=columns, filters=filters)
         except (pa.ArrowException, OSError) as error:
@@ -451,6 +453,9 @@ class S3Store:
         reader = self.ranged_reader(relative_key)
         if reader is None:
             return None
+        return self._open_parquet(relative_key, reader)
+
+    def _open_parquet(self, relative_key: str, reader: RangedObjectReader) -> pq.ParquetFile:
         try:
             return pq.ParquetFile(reader)
         except (pa.ArrowException, OSError) as error:
