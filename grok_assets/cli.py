@@ -1,4 +1,4 @@
-"""``grok-assets``: seed sample data, verify and restore backups, run the demo.
+"""``grok-assets``: seed sample data, verify and restore backups, clean up, sync, audit.
 
 Exit codes: 0 success, 1 a finding (the backup is not safe, a restore was refused),
 2 a usage or infrastructure error (bad date, missing setting, S3 unreachable).
@@ -10,6 +10,8 @@ import argparse
 import datetime as dt
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from grok_assets import trading_calendar
 from grok_assets.config import MissingSettingError
@@ -24,6 +26,22 @@ def _date(text: str) -> dt.date:
         return trading_calendar.parse_date(text)
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _days(text: str) -> int:
+    try:
+        days = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of days") from None
+    if days < 1:
+        raise argparse.ArgumentTypeError(f"the window must be at least 1 day, not {days}")
+    return days
+
+
+def _today_in_tokyo() -> dt.date:
+    from grok_assets.schemas import TOKYO
+
+    return dt.datetime.now(ZoneInfo(TOKYO)).date()
 
 
 def _store():  # type: ignore[no-untyped-def]
@@ -70,6 +88,80 @@ def cmd_restore(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_cleanup(args: argparse.Namespace) -> int:
+    from grok_assets.gate import GateError
+    from grok_assets.retention import Action, apply_retention, plan_retention
+
+    store = _store()
+    as_of = args.as_of or _today_in_tokyo()
+    try:
+        plan = plan_retention(store, as_of, args.days)
+        print(plan.header())
+        if args.dry_run:
+            items, verbs, tail = plan.items, ("would delete", "keep"), "nothing was deleted"
+        else:
+            outcome = apply_retention(store, plan)
+            items, verbs = outcome.items, ("deleted", "kept")
+            tail = "manifest updated" if outcome.manifest_updated else "manifest unchanged"
+    except GateError as error:
+        # Without the published date, retention cannot tell what the gate still needs.
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    for item in items:
+        print(item.line())
+    deleted = sum(item.action is Action.DELETE for item in items)
+    kept = sum(item.action is Action.KEEP for item in items)
+    prefix = "dry run: " if args.dry_run else ""
+    print(f"{prefix}{verbs[0]} {deleted}, {verbs[1]} {kept}; {tail}")
+    # An old file that cannot go is a backup the archive does not vouch for.
+    return EXIT_FINDING if kept else EXIT_OK
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    from grok_assets.sync import ManifestMissingError, sync_from_manifest
+
+    try:
+        report = sync_from_manifest(_store(), args.dest)
+    except ManifestMissingError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_FINDING
+    for key in report.downloaded:
+        print(f"downloaded {key}")
+    for key, why in report.failed:
+        print(f"FAILED {key}: {why}", file=sys.stderr)
+    print(f"sync into {args.dest}: {report.summary()}")
+    return EXIT_OK if report.ok else EXIT_FINDING
+
+
+def cmd_fsck(args: argparse.Namespace) -> int:
+    from grok_assets.fsck import run_fsck
+
+    store = _store()
+    findings = run_fsck(store)
+    for finding in findings:
+        print(finding.line())
+    if findings:
+        print(f"fsck {store.uri('')}: {len(findings)} finding(s)")
+        return EXIT_FINDING
+    print(f"fsck {store.uri('')}: no findings")
+    return EXIT_OK
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from grok_assets.check_command import UnknownAssetError, render_table, run_checks
+    from grok_assets.definitions import defs
+
+    try:
+        rows = run_checks(defs, args.select or ())
+    except UnknownAssetError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    print(render_table(rows))
+    if any(row.passed is None for row in rows):
+        return EXIT_ERROR
+    return EXIT_OK if all(row.passed for row in rows) else EXIT_FINDING
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from grok_assets.demo import run_demo
 
@@ -95,6 +187,42 @@ def build_parser() -> argparse.ArgumentParser:
     restore = commands.add_parser("restore", help="rebuild a missing daily backup from the archive")
     restore.add_argument("--date", type=_date, required=True, help="YYYYMMDD or YYYY-MM-DD")
     restore.set_defaults(handler=cmd_restore)
+
+    cleanup = commands.add_parser(
+        "cleanup",
+        help="delete old daily backups and candidates whose rows the archive holds exactly",
+    )
+    cleanup.add_argument(
+        "--as-of", type=_date, default=None, help="YYYY-MM-DD (default: today in Asia/Tokyo)"
+    )
+    cleanup.add_argument(
+        "--days", type=_days, default=7, help="keep files dated within this many days (7)"
+    )
+    cleanup.add_argument("--dry-run", action="store_true", help="print the plan and delete nothing")
+    cleanup.set_defaults(handler=cmd_cleanup)
+
+    sync = commands.add_parser(
+        "sync", help="download the files manifest.json lists into a local directory"
+    )
+    sync.add_argument("--dest", type=Path, required=True, help="local directory")
+    sync.set_defaults(handler=cmd_sync)
+
+    fsck = commands.add_parser(
+        "fsck", help="re-hash manifest files, check archive vs daily files, find strays"
+    )
+    fsck.set_defaults(handler=cmd_fsck)
+
+    check = commands.add_parser(
+        "check",
+        help="run the asset checks against S3 and print a table; exit 1 if any failed",
+    )
+    check.add_argument(
+        "--select",
+        nargs="+",
+        metavar="ASSET",
+        help="assets whose checks to run (default: every asset that has checks)",
+    )
+    check.set_defaults(handler=cmd_check)
 
     demo = commands.add_parser("demo", help="run five days of the cycle and a blocked selection")
     demo.set_defaults(handler=cmd_demo)

@@ -14,6 +14,7 @@ from grok_assets.calendar_checks import trading_calendar_horizon
 from grok_assets.checks import ALL_CHECKS
 from grok_assets.jobs import backtest_job, selection_job, verify_backups_job
 from grok_assets.resources import SelectorResource, make_storage_resource
+from grok_assets.retention_job import retention_job, retention_schedule
 from grok_assets.schedules import backtest_schedule, selection_schedule
 
 defs = Definitions(
@@ -27,7 +28,7 @@ defs = Definitions(
         grok_manifest,
     ],
     asset_checks=[*ALL_CHECKS, trading_calendar_horizon],
-    jobs=[backtest_job, selection_job, verify_backups_job],
-    schedules=[backtest_schedule, selection_schedule],
+    jobs=[backtest_job, selection_job, verify_backups_job, retention_job],
+    schedules=[backtest_schedule, selection_schedule, retention_schedule],
     resources={"storage": make_storage_resource(), "selector": SelectorResource()},
 )

@@ -47,7 +47,10 @@ def make_storage_resource() -> StorageResource:
     return StorageResource(s3=S3Resource())
 
 
-def prompt_context(trading_day: dt.date) -> "PromptContext":
+def prompt_context(trading_day: dt.date, store: S3Store) -> "PromptContext":
+    """The trading context from the JPX calendar plus backtest feedback read from the
+    archive in ``store`` (the source of truth, never a local copy)."""
+    from grok_assets.selection.feedback import load_feedback, render_feedback
     from grok_assets.selection.prompt import PromptContext
 
     today = dt.datetime.now(ZoneInfo(TOKYO)).date()
@@ -55,6 +58,7 @@ def prompt_context(trading_day: dt.date) -> "PromptContext":
         execution_date=today.isoformat(),
         latest_trading_day=trading_calendar.previous_trading_day(trading_day).isoformat(),
         next_trading_day=trading_calendar.next_trading_day(trading_day).isoformat(),
+        feedback=render_feedback(load_feedback(store, trading_day)),
     )
 
 
@@ -91,7 +95,8 @@ class SelectorResource(ConfigurableResource):
                 model=config.grok_model(),
                 base_url=config.xai_base_url(),
             )
-            answer = request_selection(settings, build_prompt(date, prompt_context(trading_day)))
+            prompt = build_prompt(date, prompt_context(trading_day, store))
+            answer = request_selection(settings, prompt)
             return parse_model_answer(
                 answer,
                 trading_date=date,

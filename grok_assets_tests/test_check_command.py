@@ -6,6 +6,7 @@ import pytest
 
 from grok_assets import keys
 from grok_assets.check_command import UnknownAssetError, render_table, run_checks
+from grok_assets.cli import main
 from grok_assets.definitions import defs
 from grok_assets.seeding import seed_sample
 from grok_assets.storage import S3Store
@@ -63,3 +64,16 @@ def test_an_unreachable_bucket_is_an_error_not_a_verdict(
 def test_unknown_asset_is_refused() -> None:
     with pytest.raises(UnknownAssetError, match="grok_trending_daily"):
         run_checks(defs, ["no_such_asset"])
+
+
+def test_cli_check_exit_codes(one_day: S3Store, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check"]) == 0
+    assert "daily_backup_exists" in capsys.readouterr().out
+
+    one_day.delete(keys.daily_backup_key(DAYS[0]))
+    assert main(["check", "--select", "grok_trending_daily"]) == 1
+    out = capsys.readouterr().out
+    assert "NO (ERROR)" in out
+    assert "manifest_matches_s3" not in out
+
+    assert main(["check", "--select", "no_such_asset"]) == 2

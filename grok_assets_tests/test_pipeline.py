@@ -139,6 +139,7 @@ def test_gate_opens_again_after_restore(cycled: S3Store) -> None:
         "archive_contains_target_date",
         "daily_backup_exists",
         "manifest_matches_s3",
+        "trading_calendar_horizon",
     ]
     assert published_selection_date(store) == DAYS[3].isoformat()
 

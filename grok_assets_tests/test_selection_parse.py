@@ -228,7 +228,7 @@ def test_replay_key() -> None:
 def test_build_prompt() -> None:
     context = PromptContext("2025-05-30", "2025-05-30", "2025-06-03")
     text = build_prompt(DATE, context)
-    assert PROMPT_VERSION == "v1"
+    assert PROMPT_VERSION == "v2"
     assert DATE in text and "2025-06-03" in text and NO_HISTORY in text
     assert "$" not in text
     with_feedback = build_prompt(DATE, PromptContext("a", "b", "c", feedback="Win rate 40%."))

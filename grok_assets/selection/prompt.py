@@ -11,14 +11,22 @@ import dataclasses
 import importlib.resources
 from string import Template
 
-PROMPT_VERSION = "v1"
-NO_HISTORY = "No feedback yet: there is no history of earlier selections and their results."
+# v2: the feedback section carries backtest figures from the archive (feedback.py).
+PROMPT_VERSION = "v2"
+NO_HISTORY = (
+    "No backtest history yet: the archive holds no results of earlier selections "
+    "for the recent trading days."
+)
 _UNKNOWN = "unknown"
 
 
 @dataclasses.dataclass(frozen=True)
 class PromptContext:
-    """What the prompt knows besides the target date; all dates are YYYY-MM-DD."""
+    """What the prompt knows besides the target date; all dates are YYYY-MM-DD.
+
+    ``feedback`` is rendered text (``feedback.render_feedback``); None or blank means
+    no history, which the prompt states plainly rather than leaving the model guessing.
+    """
 
     execution_date: str
     latest_trading_day: str
