@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint validate clean
+.PHONY: run test validate bench ui clean
 
 $(STAMP): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,12 @@ test: $(STAMP)
 	$(BIN)/ruff check grok_assets grok_assets_tests
 	$(BIN)/ruff format --check grok_assets grok_assets_tests
 	$(BIN)/python -m pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run_all.py
+
+ui: $(STAMP)
+	$(BIN)/python -m grok_assets.ui
 
 validate: $(STAMP)
 	env -i PATH="$(CURDIR)/$(BIN):/usr/bin:/bin" HOME="$(CURDIR)" $(BIN)/dagster definitions validate -w workspace.yaml
