@@ -73,6 +73,28 @@ def xai_base_url() -> str:
     return _get("XAI_BASE_URL") or "https://api.x.ai/v1"
 
 
+def _number(name: str, default: float, minimum: float) -> float:
+    text = _get(name)
+    if text is None:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise MissingSettingError(f"{name}={text!r} is not a number") from None
+    if value < minimum:
+        raise MissingSettingError(f"{name}={text!r} must be at least {minimum:g}")
+    return value
+
+
+def xai_timeout_seconds() -> float:
+    """Per-request timeout; a hung connection fails after this, then is retried."""
+    return _number("XAI_TIMEOUT_S", 120.0, 1.0)
+
+
+def xai_max_attempts() -> int:
+    return int(_number("XAI_MAX_ATTEMPTS", 4, 1))
+
+
 @dataclass(frozen=True)
 class Location:
     """Where the pipeline's objects live: one bucket, one key prefix."""

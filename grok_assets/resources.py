@@ -94,6 +94,8 @@ class SelectorResource(ConfigurableResource):
                 api_key=config.xai_api_key(),
                 model=config.grok_model(),
                 base_url=config.xai_base_url(),
+                timeout_s=config.xai_timeout_seconds(),
+                max_attempts=config.xai_max_attempts(),
             )
             prompt = build_prompt(date, prompt_context(trading_day, store))
             answer = request_selection(settings, prompt)

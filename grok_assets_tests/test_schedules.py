@@ -101,3 +101,17 @@ def test_horizon_check_warns_within_sixty_days() -> None:
     assert not near.passed
     assert near.severity.value == "WARN"
     assert last.isoformat() in (near.description or "")
+
+
+def test_retention_runs_every_evening_after_the_selection(instance: DagsterInstance) -> None:
+    from grok_assets.retention_job import retention_schedule
+
+    assert retention_schedule.execution_timezone == "Asia/Tokyo"
+    assert retention_schedule.cron_schedule == "30 23 * * *"
+    assert retention_schedule.job_name == "retention_job"
+    moment = dt.datetime(2026, 11, 22, 23, 30, tzinfo=TOKYO)
+    context = build_schedule_context(
+        instance=instance, scheduled_execution_time=moment, repository_def=defs.get_repository_def()
+    )
+    (request,) = list(retention_schedule.evaluate_tick(context).run_requests or [])
+    assert request.run_key == "retention-2026-11-22"

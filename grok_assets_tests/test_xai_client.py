@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import time
 from typing import Any
 
 import pytest
 
+from grok_assets.resources import SelectorResource
+from grok_assets.selection.answer import ModelAnswerError
 from grok_assets.selection.xai import XaiClientSettings, XaiSelectionError, request_selection
+from grok_assets.storage import S3Store
 from grok_assets_tests.chat_server import ANSWER, HANG, KEY, MODEL, FakeXai, Reply
 
 
@@ -86,3 +91,69 @@ def test_empty_answer(fake: FakeXai, content: str | None) -> None:
 
 def test_settings_repr_hides_key() -> None:
     assert KEY not in repr(XaiClientSettings(api_key=KEY, model=MODEL))
+
+
+def _answer_items(count: int) -> list[dict[str, object]]:
+    return [
+        {
+            "code": str(7000 + index),
+            "stock_name": f"Sample {index}",
+            "reason": "sample",
+            "category": "sample",
+            "sentiment_score": 0.5,
+            "policy_link": "Med",
+            "has_mention": False,
+            "mentioned_by": [],
+        }
+        for index in range(count)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("content", "complaint"),
+    [
+        ("Sure! Here you go: " + json.dumps(_answer_items(12)) + " Good luck.", None),
+        ('[{"code": "7203", "stock_name": "Toyota",]', "JSON"),
+        (json.dumps(_answer_items(9)), "9"),
+        (json.dumps(_answer_items(11) + _answer_items(1)), "7000"),
+    ],
+    ids=["prose-around-json", "malformed-json", "too-few", "duplicate-code"],
+)
+def test_selector_resource_validates_what_the_sdk_returns(
+    fake: FakeXai,
+    store: S3Store,
+    monkeypatch: pytest.MonkeyPatch,
+    content: str,
+    complaint: str | None,
+) -> None:
+    monkeypatch.setenv("XAI_API_KEY", KEY)
+    monkeypatch.setenv("GROK_MODEL", MODEL)
+    monkeypatch.setenv("XAI_BASE_URL", fake.base_url)
+    fake.script = [Reply(content=content)]
+    selector = SelectorResource(kind="xai")
+    if complaint is None:
+        table = selector.select(dt.date(2026, 11, 24), store)
+        assert table.num_rows == 12
+        assert set(table.column("model").to_pylist()) == {MODEL}
+        return
+    with pytest.raises(ModelAnswerError) as info:
+        selector.select(dt.date(2026, 11, 24), store)
+    assert complaint in str(info.value)
+    assert MODEL in str(info.value)
+    assert KEY not in str(info.value)
+
+
+def test_timeout_and_attempts_come_from_the_environment(
+    fake: FakeXai, store: S3Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XAI_API_KEY", KEY)
+    monkeypatch.setenv("GROK_MODEL", MODEL)
+    monkeypatch.setenv("XAI_BASE_URL", fake.base_url)
+    monkeypatch.setenv("XAI_TIMEOUT_S", "1")
+    monkeypatch.setenv("XAI_MAX_ATTEMPTS", "1")
+    fake.script = [HANG]
+    started = time.monotonic()
+    with pytest.raises(XaiSelectionError, match="timed out"):
+        SelectorResource(kind="xai").select(dt.date(2026, 11, 24), store)
+    assert time.monotonic() - started < 5
+    assert len(fake.requests) == 1
