@@ -87,7 +87,43 @@ def _dagster_home(out: Callable[[str], None]) -> Path:
     return home
 
 
+def demo_days(cycle_days: int = DEMO_CYCLE_DAYS) -> list[dt.date]:
+    """The demo's trading days: ``cycle_days`` full cycles plus the blocked day."""
+    if cycle_days < 1:
+        raise ValueError(f"the demo needs at least one full day of the cycle, not {cycle_days}")
+    days = [DEMO_FIRST_DAY]
+    while len(days) < cycle_days + 1:
+        days.append(trading_calendar.next_trading_day(days[-1]))
+    return days
+
+
+@contextlib.contextmanager
+def demo_environment(out: Callable[[str], None] = print) -> Iterator[Path]:
+    """Everything the demo runs in, kept until the block exits: a persistent
+    ``DAGSTER_HOME``, ``GROK_SELECTOR=replay`` and the store (moto's server on loopback
+    unless one is configured). ``python -m grok_assets.ui`` keeps it open while the UI runs."""
+    home = _dagster_home(out)
+    saved_selector = os.environ.get("GROK_SELECTOR")
+    os.environ["GROK_SELECTOR"] = "replay"
+    try:
+        with _store_environment(out):
+            yield home
+    finally:
+        if saved_selector is None:
+            os.environ.pop("GROK_SELECTOR", None)
+        else:
+            os.environ["GROK_SELECTOR"] = saved_selector
+
+
 def run_demo(out: Callable[[str], None] = print) -> int:
+    with demo_environment(out):
+        return play_demo(out)
+
+
+def play_demo(out: Callable[[str], None] = print, cycle_days: int = DEMO_CYCLE_DAYS) -> int:
+    """The demo's steps, inside :func:`demo_environment`: ``cycle_days`` days of the
+    cycle, the blocked selection, the restore and the pass. 0 only if every expectation
+    held."""
     from dagster import DagsterInstance, ExecuteInProcessResult
 
     from grok_assets.definitions import defs
@@ -97,14 +133,9 @@ def run_demo(out: Callable[[str], None] = print) -> int:
     from grok_assets.seeding import seed_sample
 
     steps = Steps(out)
-    days = [DEMO_FIRST_DAY]
-    while len(days) < DEMO_CYCLE_DAYS + 1:
-        days.append(trading_calendar.next_trading_day(days[-1]))
-    _dagster_home(out)
-    saved_selector = os.environ.get("GROK_SELECTOR")
-    os.environ["GROK_SELECTOR"] = "replay"
+    days = demo_days(cycle_days)
     try:
-        with _store_environment(out), DagsterInstance.get() as instance:
+        with DagsterInstance.get() as instance:
             store = make_storage_resource().store()
             if any(info.key != "" for info in store.list()):
                 raise DemoFailed(
@@ -131,7 +162,7 @@ def run_demo(out: Callable[[str], None] = print) -> int:
 
             last_result: ExecuteInProcessResult | None = None
 
-            for day in days[:DEMO_CYCLE_DAYS]:
+            for day in days[:cycle_days]:
                 ok = run("selection_job", day)
                 published = published_selection_date(store)
                 steps.expect(
@@ -147,7 +178,7 @@ def run_demo(out: Callable[[str], None] = print) -> int:
                     f"archive {status.archive_rows} rows for the day, manifest updated",
                 )
 
-            last, blocked_day = days[DEMO_CYCLE_DAYS - 1], days[DEMO_CYCLE_DAYS]
+            last, blocked_day = days[cycle_days - 1], days[cycle_days]
             backup_key = keys.daily_backup_key(last)
             store.delete(backup_key)
             steps.expect(
@@ -206,11 +237,6 @@ def run_demo(out: Callable[[str], None] = print) -> int:
     except DemoFailed as error:
         out(f"[FAILED] {error}")
         return 1
-    finally:
-        if saved_selector is None:
-            os.environ.pop("GROK_SELECTOR", None)
-        else:
-            os.environ["GROK_SELECTOR"] = saved_selector
     out(
         f"{steps.count - steps.failures}/{steps.count} expectations held"
         + ("" if steps.failures == 0 else " - DEMO FAILED")

@@ -51,6 +51,10 @@ def passed_checks(result: ExecuteInProcessResult) -> list[str]:
     return sorted(e.check_name for e in result.get_asset_check_evaluations() if e.passed)
 
 
+def started_steps(result: ExecuteInProcessResult) -> set[str]:
+    return {e.step_key for e in result.all_events if e.is_step_start and e.step_key}
+
+
 def materialized(result: ExecuteInProcessResult) -> set[str]:
     return {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
 

@@ -28,6 +28,7 @@ from grok_assets_tests.pipeline import (
     passed_checks,
     run_cycle,
     run_job,
+    started_steps,
 )
 
 REPO = Path(__file__).resolve().parents[1]
@@ -83,6 +84,8 @@ def test_selection_job_is_blocked_when_the_published_daily_backup_is_missing(
 
     assert not result.success
     assert failed_checks(result) == ["daily_backup_exists"]
+    # Blocked by the check itself, before the asset's own re-check even runs.
+    assert "grok_trending" not in started_steps(result)
     assert "grok_trending" not in materialized(result)
     assert object_bytes(store, keys.PUBLISHED_SELECTION) == published_before
     # The model's answer is kept even though its publication was held back.
@@ -106,6 +109,7 @@ def test_selection_job_is_blocked_when_the_archive_lacks_the_published_date(
 
     assert not result.success
     assert failed_checks(result) == ["archive_contains_target_date"]
+    assert "grok_trending" not in started_steps(result)
     assert "grok_trending" not in materialized(result)
     assert object_bytes(store, keys.PUBLISHED_SELECTION) == published_before
 

@@ -24,7 +24,8 @@ from grok_assets.schemas import CANDIDATE_SCHEMA
 from grok_assets.storage import PreconditionFailedError, S3Store, encode_parquet, md5_hex
 
 # The selection published for N replaces the one for the previous trading day, whose
-# backup is what the gate protects.
+# backup is what the gate protects. Depending on both backup assets is what lets each
+# blocking check on them stop this asset within a run.
 _PREVIOUS_TRADING_DAY = TimeWindowPartitionMapping(start_offset=-1, end_offset=-1)
 
 
@@ -74,6 +75,7 @@ def publish_selection(store: S3Store, date: str, candidates_key: str) -> dict[st
     partitions_def=trading_day_partitions(),
     deps=[
         AssetDep("grok_candidates"),
+        AssetDep("grok_trending_daily", partition_mapping=_PREVIOUS_TRADING_DAY),
         AssetDep("grok_trending_archive", partition_mapping=_PREVIOUS_TRADING_DAY),
     ],
     kinds={"s3", "parquet"},
