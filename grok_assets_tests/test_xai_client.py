@@ -26,7 +26,7 @@ def assert_no_key(exc: BaseException) -> None:
     assert KEY not in repr(exc)
     # The SDK exception holds the request with its Authorization header.
     assert exc.__cause__ is None
-    assert exc.__context__ is None or exc.__suppress_context__
+    assert exc.__context__ is None
 
 
 def test_good_answer(fake: FakeXai) -> None:

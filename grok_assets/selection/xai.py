@@ -6,6 +6,7 @@ import dataclasses
 import re
 
 import openai
+from openai.types.chat import ChatCompletion
 
 TEMPERATURE = 0.2
 _MESSAGE_LIMIT = 200
@@ -40,16 +41,9 @@ def _redact(text: str, api_key: str) -> str:
     return text if len(text) <= _MESSAGE_LIMIT else text[:_MESSAGE_LIMIT] + "..."
 
 
-def request_selection(settings: XaiClientSettings, prompt: str) -> str:
-    """Ask the model for a selection and return its raw answer text.
-
-    Retries on 408/409/429/5xx and connection errors are left to the SDK, which backs
-    off exponentially and honours Retry-After.
-    """
-    if settings.max_attempts < 1:
-        raise ValueError(f"max_attempts must be >= 1, got {settings.max_attempts}")
-    where = f"xAI model {settings.model} at {settings.base_url}"
-    attempts = f"{settings.max_attempts} attempt(s)"
+def _complete(
+    settings: XaiClientSettings, prompt: str, where: str, attempts: str
+) -> tuple[ChatCompletion | None, XaiSelectionError | None]:
     try:
         with openai.OpenAI(
             api_key=settings.api_key,
@@ -62,27 +56,43 @@ def request_selection(settings: XaiClientSettings, prompt: str) -> str:
                 messages=[{"role": "user", "content": prompt}],
                 temperature=TEMPERATURE,
             )
-    # `from None` throughout: the SDK exception holds the request and its
-    # Authorization header, and must not travel with ours into logs or run records.
+        return completion, None
     except openai.APIStatusError as exc:
-        raise XaiSelectionError(
+        return None, XaiSelectionError(
             f"{where} failed after {attempts}: HTTP {exc.status_code}, "
             f"request id {exc.request_id or 'unknown'}: {_redact(exc.message, settings.api_key)}",
             status_code=exc.status_code,
             request_id=exc.request_id,
-        ) from None
+        )
     except openai.APITimeoutError:
-        raise XaiSelectionError(
+        return None, XaiSelectionError(
             f"{where} timed out after {attempts} of {settings.timeout_s:g} s each"
-        ) from None
+        )
     except openai.APIConnectionError as exc:
-        raise XaiSelectionError(
+        return None, XaiSelectionError(
             f"{where} unreachable after {attempts}: {_redact(str(exc), settings.api_key)}"
-        ) from None
+        )
     except openai.OpenAIError as exc:
-        raise XaiSelectionError(
+        return None, XaiSelectionError(
             f"{where} failed: {type(exc).__name__}: {_redact(str(exc), settings.api_key)}"
-        ) from None
+        )
+
+
+def request_selection(settings: XaiClientSettings, prompt: str) -> str:
+    """Ask the model for a selection and return its raw answer text.
+
+    Retries on 408/409/429/5xx and connection errors are left to the SDK, which backs
+    off exponentially and honours Retry-After.
+    """
+    if settings.max_attempts < 1:
+        raise ValueError(f"max_attempts must be >= 1, got {settings.max_attempts}")
+    where = f"xAI model {settings.model} at {settings.base_url}"
+    attempts = f"{settings.max_attempts} attempt(s)"
+    completion, failure = _complete(settings, prompt, where, attempts)
+    if failure is not None or completion is None:
+        # Raised outside the `except` blocks so that not even `__context__` links to
+        # the SDK exception, which holds the request and its Authorization header.
+        raise failure or XaiSelectionError(f"{where} returned no completion")
 
     choice = completion.choices[0] if completion.choices else None
     content = choice.message.content if choice else None
