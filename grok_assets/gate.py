@@ -11,12 +11,19 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from grok_assets import keys
 from grok_assets.archive import DATE_COLUMN
-from grok_assets.storage import CorruptObjectError, S3Store
+from grok_assets.storage import CorruptObjectError, RangedObjectReader, S3Store
+
+# The first ranged read of a footer takes this much of the object's tail, as pyarrow's
+# own reader does: one request covers the archive's footer up to about 20 years of
+# history (see archive.ARCHIVE_ROW_GROUP_ROWS).
+FOOTER_TAIL_BYTES = 64 * 1024
+_MAGIC = b"PAR1"
 
 
 class GateError(RuntimeError):
@@ -52,20 +59,92 @@ def published_selection_date(store: S3Store) -> str | None:
     return str(dates.pop())
 
 
+def _read_exactly(reader: RangedObjectReader, start: int, length: int) -> bytes:
+    reader.seek(start)
+    chunks: list[bytes] = []
+    while length > 0:
+        chunk = reader.read(length)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        length -= len(chunk)
+    return b"".join(chunks)
+
+
+def _unreadable(store: S3Store, relative_key: str, why: object) -> CorruptObjectError:
+    return CorruptObjectError(
+        f"{store.uri(relative_key)} is not a readable parquet file ({why}); restore it from "
+        "a backup or rebuild it, do not overwrite it blindly",
+        bucket=store.bucket,
+        key=relative_key,
+    )
+
+
+def read_footer(store: S3Store, relative_key: str, reader: RangedObjectReader) -> pq.FileMetaData:
+    """The parquet footer of the object behind ``reader``, in at most two ranged reads.
+
+    pyarrow's reader also starts with a 64 KiB tail, but when the footer is larger it
+    fetches the whole footer again; here the second read takes only the part the first
+    one missed, so a long history's footer costs its own size and no more.
+    """
+    size = reader.size()
+    if size < 2 * len(_MAGIC) + 4:
+        raise _unreadable(store, relative_key, f"only {size} bytes")
+    tail_length = min(size, FOOTER_TAIL_BYTES)
+    tail = _read_exactly(reader, size - tail_length, tail_length)
+    if len(tail) != tail_length or tail[-4:] != _MAGIC:
+        raise _unreadable(store, relative_key, "no parquet magic at the end")
+    footer_length = int.from_bytes(tail[-8:-4], "little") + 8
+    if footer_length + len(_MAGIC) > size:
+        raise _unreadable(
+            store, relative_key, f"footer length {footer_length} exceeds the object's {size} bytes"
+        )
+    if footer_length > tail_length:
+        missing = footer_length - tail_length
+        tail = _read_exactly(reader, size - footer_length, missing) + tail
+        if len(tail) != footer_length:
+            raise _unreadable(store, relative_key, "the footer could not be read in full")
+    try:
+        # The metadata parser wants a file; a leading magic plus the footer is one.
+        return pq.read_metadata(pa.BufferReader(_MAGIC + tail[-footer_length:]))
+    except (pa.ArrowException, OSError) as error:
+        raise _unreadable(store, relative_key, str(error)) from None
+
+
 def rows_for_date(store: S3Store, relative_key: str, date: str) -> int | None:
-    """Rows whose ``backtest_date`` is ``date``, reading only row groups whose footer
-    statistics admit it; None when the object does not exist."""
-    parquet = store.parquet_file(relative_key)
-    if parquet is None:
+    """Rows whose ``backtest_date`` is ``date``; None when the object does not exist.
+
+    Answered from the footer's statistics wherever they decide it: row groups whose
+    min/max exclude ``date`` are skipped, and a group whose min and max both equal it
+    counts whole. Only the date column chunk of a group that holds ``date`` among other
+    dates is read. The archive writer keeps each date inside one row group, so that is
+    at most one column chunk; any other layout is still counted exactly.
+    """
+    uri = store.uri(relative_key)
+    reader = store.ranged_reader(relative_key)
+    if reader is None:
         return None
-    column_index = _date_column(parquet, DATE_COLUMN, store.uri(relative_key))
+    metadata = read_footer(store, relative_key, reader)
+    try:
+        # The same reader, so footer and column chunks come from one version of the object.
+        parquet = pq.ParquetFile(reader, metadata=metadata)
+    except (pa.ArrowException, OSError) as error:
+        raise _unreadable(store, relative_key, error) from None
+    column_index = _date_column(parquet, DATE_COLUMN, uri)
     count = 0
-    metadata = parquet.metadata
     for group in range(metadata.num_row_groups):
-        stats = metadata.row_group(group).column(column_index).statistics
-        if stats is not None and stats.has_min_max and not (stats.min <= date <= stats.max):
-            continue
-        values = parquet.read_row_group(group, columns=[DATE_COLUMN]).column(DATE_COLUMN)
+        row_group = metadata.row_group(group)
+        stats = row_group.column(column_index).statistics
+        if stats is not None and stats.has_min_max and isinstance(stats.min, str):
+            if not (stats.min <= date <= stats.max):
+                continue
+            if stats.min == stats.max and stats.has_null_count and stats.null_count == 0:
+                count += row_group.num_rows
+                continue
+        try:
+            values = parquet.read_row_group(group, columns=[DATE_COLUMN]).column(DATE_COLUMN)
+        except (pa.ArrowException, OSError) as error:
+            raise _unreadable(store, relative_key, error) from None
         count += int(pc.sum(pc.equal(values, date)).as_py() or 0)
     return count
 

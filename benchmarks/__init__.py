@@ -1,0 +1,1 @@
+"""Benchmarks of the pipeline's S3 costs (``make bench``); not part of ``make test``."""
