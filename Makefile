@@ -17,8 +17,8 @@ run: $(STAMP)
 	$(BIN)/grok-assets demo
 
 test: $(STAMP)
-	$(BIN)/ruff check grok_assets grok_assets_tests
-	$(BIN)/ruff format --check grok_assets grok_assets_tests
+	$(BIN)/ruff check grok_assets grok_assets_tests benchmarks
+	$(BIN)/ruff format --check grok_assets grok_assets_tests benchmarks
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
