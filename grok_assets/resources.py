@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import pyarrow as pa
 from dagster import ConfigurableResource, ResourceDependency
 from dagster_aws.s3 import S3Resource
+from pydantic import PrivateAttr
 
 from grok_assets import config, keys, trading_calendar
 from grok_assets.schemas import TOKYO
@@ -31,16 +32,23 @@ class StorageResource(ConfigurableResource):
     s3: ResourceDependency[S3Resource]
     bucket: str | None = None
     prefix: str | None = None
+    # One store per location for the life of this resource (one run): building a boto3
+    # client costs far more than any request the gate makes, and the store remembers
+    # what it has already verified about the bucket.
+    _stores: dict[tuple[config.Location, str | None], S3Store] = PrivateAttr(default_factory=dict)
 
     def store(self) -> S3Store:
-        s3 = self.s3
-        if s3.region_name is None:
-            s3 = s3.model_copy(update={"region_name": config.aws_region()})
         location = config.Location(
             bucket=self.bucket or config.s3_bucket(),
             prefix=self.prefix if self.prefix is not None else config.s3_prefix(),
         )
-        return S3Store(s3.get_client(), location)
+        cache_key = (location, config.endpoint_url())
+        if cache_key not in self._stores:
+            s3 = self.s3
+            if s3.region_name is None:
+                s3 = s3.model_copy(update={"region_name": config.aws_region()})
+            self._stores[cache_key] = S3Store(s3.get_client(), location)
+        return self._stores[cache_key]
 
 
 def make_storage_resource() -> StorageResource:
