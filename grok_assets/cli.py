@@ -75,6 +75,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
 def cmd_restore(args: argparse.Namespace) -> int:
     from grok_assets.restore import RestoreRefusedError, restore_daily_backup
 
+    if args.archive_generation is not None:
+        return _restore_generation(args)
     store = _store()
     try:
         outcome = restore_daily_backup(store, args.date)
@@ -85,6 +87,56 @@ def cmd_restore(args: argparse.Namespace) -> int:
         print(f"restored {store.uri(outcome.key)} from the archive ({outcome.rows} rows)")
     else:
         print(f"{store.uri(outcome.key)} already exists ({outcome.rows} rows); left untouched")
+    return EXIT_OK
+
+
+def _generation_id(text: str) -> str:
+    from grok_assets.generations import parse_generation_id
+
+    try:
+        return parse_generation_id(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _restore_generation(args: argparse.Namespace) -> int:
+    from grok_assets.restore import RestoreRefusedError, restore_archive_generation
+
+    store = _store()
+    try:
+        outcome = restore_archive_generation(
+            store, args.archive_generation, allow_dropping_dates=args.allow_dropping_dates
+        )
+    except RestoreRefusedError as error:
+        print(f"refused: {error}", file=sys.stderr)
+        return EXIT_FINDING
+    from grok_assets import keys
+
+    if not outcome.written:
+        print(
+            f"{store.uri(keys.ARCHIVE)} already is generation {outcome.generation}; left untouched"
+        )
+        return EXIT_OK
+    print(
+        f"restored {store.uri(keys.ARCHIVE)} from generation {outcome.generation} "
+        f"({outcome.rows} rows, {outcome.dates} dates; MD5, schema and readability verified)"
+    )
+    if outcome.previous_generation:
+        print(f"the replaced archive is kept as generation {outcome.previous_generation}")
+    if outcome.dropped_dates:
+        print(f"dates no longer in the archive: {', '.join(outcome.dropped_dates)}")
+    print("manifest updated" if outcome.manifest_updated else "manifest unchanged")
+    return EXIT_OK
+
+
+def cmd_generations(args: argparse.Namespace) -> int:
+    from grok_assets.generations import list_generations
+
+    store = _store()
+    generations = list_generations(store)
+    for generation in generations:
+        print(generation.line())
+    print(f"{len(generations)} archive generation(s) under {store.uri('')}")
     return EXIT_OK
 
 
@@ -184,9 +236,31 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--date", type=_date, required=True, help="YYYYMMDD or YYYY-MM-DD")
     verify.set_defaults(handler=cmd_verify)
 
-    restore = commands.add_parser("restore", help="rebuild a missing daily backup from the archive")
-    restore.add_argument("--date", type=_date, required=True, help="YYYYMMDD or YYYY-MM-DD")
+    restore = commands.add_parser(
+        "restore",
+        help="rebuild a missing daily backup from the archive, or bring back an archive generation",
+    )
+    what = restore.add_mutually_exclusive_group(required=True)
+    what.add_argument("--date", type=_date, help="YYYYMMDD or YYYY-MM-DD")
+    what.add_argument(
+        "--archive-generation",
+        type=_generation_id,
+        metavar="ID",
+        help="make this generation (see `grok-assets generations`) the archive again, "
+        "after verifying it; the current archive is kept as a generation first",
+    )
+    restore.add_argument(
+        "--allow-dropping-dates",
+        action="store_true",
+        help="with --archive-generation: restore even if the current archive holds dates "
+        "the generation lacks",
+    )
     restore.set_defaults(handler=cmd_restore)
+
+    generations = commands.add_parser(
+        "generations", help="list the archive generations kept before each archive write"
+    )
+    generations.set_defaults(handler=cmd_generations)
 
     cleanup = commands.add_parser(
         "cleanup",

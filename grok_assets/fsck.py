@@ -22,6 +22,7 @@ import pyarrow as pa
 
 from grok_assets import keys
 from grok_assets.archive import DATE_COLUMN
+from grok_assets.generations import is_generation_key
 from grok_assets.manifest import ManifestError, audit_manifest, is_tracked
 from grok_assets.retention import (
     DAILY,
@@ -30,7 +31,14 @@ from grok_assets.retention import (
     parse_dated_key,
 )
 from grok_assets.schemas import SchemaMismatchError
-from grok_assets.storage import ObjectInfo, ObjectMissingError, S3Store, StorageError, md5_hex
+from grok_assets.storage import (
+    PROBE_DIR,
+    ObjectInfo,
+    ObjectMissingError,
+    S3Store,
+    StorageError,
+    md5_hex,
+)
 
 MANIFEST = "manifest"
 ARCHIVE = "archive"
@@ -61,6 +69,10 @@ class Finding:
 def is_layout_key(relative_key: str) -> bool:
     """A key the pipeline's layout defines (whether or not it is in the manifest)."""
     if relative_key in _FIXED_KEYS or parse_dated_key(relative_key) is not None:
+        return True
+    # Archive generations, and a conditional-write probe a killed process left behind
+    # (the next probe deletes it).
+    if is_generation_key(relative_key) or relative_key.startswith(PROBE_DIR):
         return True
     match = _REPLAY_KEY.match(relative_key)
     if match is None:

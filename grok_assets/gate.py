@@ -41,6 +41,12 @@ def _date_column(parquet: pq.ParquetFile, column: str, uri: str) -> int:
             f"{uri} has no {column!r} column (columns: {', '.join(names)}); "
             "it is not the file the pipeline wrote"
         )
+    field = parquet.schema_arrow.field(column)
+    if not pa.types.is_string(field.type):
+        raise GateError(
+            f"{uri} column {column!r} is {field.type}, expected string (YYYY-MM-DD); "
+            "it is not the file the pipeline wrote"
+        )
     return names.index(column)
 
 

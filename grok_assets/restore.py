@@ -1,4 +1,5 @@
-"""``grok-assets restore``: rebuild a missing daily backup from the archive's rows."""
+"""``grok-assets restore``: rebuild a missing daily backup from the archive's rows, or
+bring back an archive generation (``--archive-generation ID``)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ import pyarrow.compute as pc
 
 from grok_assets import keys
 from grok_assets.archive import DATE_COLUMN
+from grok_assets.generations import InvalidGenerationError, keep_generation, verify_generation
+from grok_assets.manifest import updated_manifest
 from grok_assets.schemas import BACKTEST_SCHEMA
-from grok_assets.storage import PreconditionFailedError, S3Store
+from grok_assets.storage import CorruptObjectError, PreconditionFailedError, S3Store, md5_hex
 
 
 class RestoreRefusedError(RuntimeError):
@@ -50,3 +53,101 @@ def restore_daily_backup(store: S3Store, day: dt.date) -> RestoreOutcome:
     except PreconditionFailedError:
         return RestoreOutcome(key=key, rows=table.num_rows, written=False)
     return RestoreOutcome(key=key, rows=table.num_rows, written=True)
+
+
+# -- archive generations -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GenerationRestoreOutcome:
+    generation: str
+    rows: int
+    dates: int
+    written: bool
+    # The generation now holding the archive that was replaced (None if nothing was).
+    previous_generation: str | None
+    # Dates the replaced archive held that the restored one does not.
+    dropped_dates: tuple[str, ...]
+    manifest_updated: bool
+
+
+@dataclass
+class _Swap:
+    previous: str | None = None
+    dropped: tuple[str, ...] = ()
+    written: bool = False
+
+
+def restore_archive_generation(
+    store: S3Store, generation_id: str, *, allow_dropping_dates: bool = False
+) -> GenerationRestoreOutcome:
+    """Make generation ``generation_id`` the archive again.
+
+    The generation is verified first (MD5, readable, archive schema); the archive it
+    replaces is itself kept as a generation before the compare-and-swap, so a restore
+    can be undone the same way. A restore that would remove dates the current archive
+    holds is refused unless ``allow_dropping_dates``: those rows may exist nowhere
+    else once retention has deleted their daily files. The manifest is updated last.
+    """
+    try:
+        verified = verify_generation(store, generation_id)
+    except InvalidGenerationError as error:
+        raise RestoreRefusedError(str(error)) from None
+    restored_dates = set(verified.table.column(DATE_COLUMN).to_pylist())
+    swap = _Swap()
+
+    def update(current: bytes | None) -> bytes | None:
+        # Called again after a lost race: only the last call's decision counts.
+        swap.previous, swap.dropped, swap.written = None, (), False
+        if current is not None and md5_hex(current) == verified.md5:
+            return None  # already this generation: nothing to do
+        if current is not None:
+            try:
+                table = store.decode_parquet(keys.ARCHIVE, current)
+                held = set(table.column(DATE_COLUMN).to_pylist())
+            except (CorruptObjectError, KeyError):
+                # An unreadable archive is what a restore is for; its bytes are kept
+                # below all the same.
+                held = set()
+            dropped = tuple(sorted(str(date) for date in held - restored_dates))
+            if dropped and not allow_dropping_dates:
+                raise RestoreRefusedError(
+                    f"restoring generation {generation_id} would remove {len(dropped)} date(s) "
+                    f"from {store.uri(keys.ARCHIVE)}: {', '.join(dropped)}. Nothing was "
+                    "written. Re-run with --allow-dropping-dates to restore it anyway (the "
+                    "current archive is kept as a generation first), or re-run backtest_job "
+                    "for those dates afterwards"
+                )
+            previous, _ = keep_generation(store, current)
+            swap.previous, swap.dropped = previous.id, dropped
+        swap.written = True
+        return verified.data
+
+    # The bytes being replaced may well be corrupt: that is what a restore is for.
+    store.compare_and_swap(keys.ARCHIVE, update, verify_md5=False)
+    return GenerationRestoreOutcome(
+        generation=verified.generation.id,
+        rows=verified.table.num_rows,
+        dates=len(restored_dates),
+        written=swap.written,
+        previous_generation=swap.previous,
+        dropped_dates=swap.dropped,
+        manifest_updated=_refresh_manifest(store) if swap.written else False,
+    )
+
+
+def _refresh_manifest(store: S3Store) -> bool:
+    """Bring the manifest up to date after the archive changed outside a run; written
+    last, by compare-and-swap like the pipeline's own manifest asset."""
+    if store.head(keys.MANIFEST) is None:
+        return False
+    written = False
+
+    def update(current: bytes | None) -> bytes | None:
+        nonlocal written
+        new = updated_manifest(store, current)
+        written = new is not None
+        return new
+
+    store.compare_and_swap(keys.MANIFEST, update, content_type="application/json")
+    return written

@@ -6,6 +6,12 @@ never a multipart ETag). Writes that must not lose a concurrent update are
 conditional: ``If-None-Match: *`` for write-once keys, ``If-Match: <etag>`` for
 read-modify-write. Every S3 failure surfaces as a :class:`StorageError` that names
 the bucket, the key and the likely fix.
+
+Conditional writes only protect anything if the store enforces them, and some
+S3-compatible servers accept ``If-Match``/``If-None-Match`` and silently ignore them.
+So before its first conditional write each store probes once that the endpoint
+answers 412 where it must (:meth:`S3Store.verify_conditional_writes`), and refuses
+to go on otherwise unless ``GROK_ALLOW_UNCONDITIONAL_STORE=1`` is set.
 """
 
 from __future__ import annotations
@@ -14,21 +20,53 @@ import base64
 import datetime as dt
 import hashlib
 import io
+import logging
+import os
 import random
+import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    EndpointConnectionError,
+    FlexibleChecksumError,
+    IncompleteReadError,
+    ReadTimeoutError,
+    ResponseStreamingError,
+)
 
 from grok_assets.config import Location
 from grok_assets.schemas import SchemaMismatchError, require_schema
 
 MD5_METADATA_KEY = "md5"
 CAS_ATTEMPTS = 6
+# botocore retries a request until its response headers arrive; a body cut off after
+# that (a reset mid-transfer) reaches the caller, so whole-object reads, which are
+# idempotent, are retried here a bounded number of times.
+READ_ATTEMPTS = 3
+# An upload S3 rejected for a Content-MD5 mismatch (BadDigest) stored nothing and is
+# sent again, a bounded number of times.
+WRITE_ATTEMPTS = 3
+
+# The documented opt-out of the conditional-write probe (see verify_conditional_writes).
+ALLOW_UNCONDITIONAL_ENV = "GROK_ALLOW_UNCONDITIONAL_STORE"
+# Probe objects live here under the prefix, for milliseconds; never parquet, so the
+# manifest never lists one.
+PROBE_DIR = ".probe/"
+# A probe older than this was left by a killed process; the next probe removes it.
+STALE_PROBE_AGE = dt.timedelta(minutes=10)
+
+log = logging.getLogger(__name__)
+
+# A body that broke or changed in transfer after botocore's own retries were over.
+_CUT_OFF = (ResponseStreamingError, IncompleteReadError, ReadTimeoutError, FlexibleChecksumError)
 
 
 class StorageError(RuntimeError):
@@ -62,6 +100,10 @@ class ConcurrentUpdateError(StorageError):
 
 class CorruptObjectError(StorageError):
     """An object's bytes do not match their recorded MD5 or do not parse."""
+
+
+class UnconditionalStoreError(StorageError):
+    """The endpoint accepts conditional writes without enforcing them."""
 
 
 @dataclass(frozen=True)
@@ -112,10 +154,18 @@ class S3Store:
         self._client = client
         self.location = location
         self._bucket_checked = False
+        # Probed once per store (each run step builds its own store); the lock keeps
+        # threads sharing one store from probing in parallel.
+        self._conditional_writes_checked = False
+        self._probe_lock = threading.Lock()
 
     @property
     def bucket(self) -> str:
         return self.location.bucket
+
+    @property
+    def endpoint_url(self) -> str:
+        return str(getattr(self._client.meta, "endpoint_url", None) or "the default AWS endpoint")
 
     def uri(self, relative_key: str) -> str:
         return self.location.uri(relative_key)
@@ -165,7 +215,10 @@ class S3Store:
         if self._bucket_checked:
             return
         try:
-            self._client.head_bucket(Bucket=self.bucket)
+            # A listing under the prefix rather than HeadBucket: HeadBucket needs
+            # s3:ListBucket on the whole bucket, which a grant limited to the prefix
+            # (docs/iam-policy.json) does not give.
+            self._client.list_objects_v2(Bucket=self.bucket, Prefix=self.location.prefix, MaxKeys=1)
         except ClientError as error:
             status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
             if status == 404 or _error_code(error) in ("NoSuchBucket", "NoSuchKey"):
@@ -179,6 +232,106 @@ class S3Store:
         except BotoCoreError as error:
             raise self._fail(error, None, "checking bucket") from None
         self._bucket_checked = True
+
+    # -- conditional-write probe ----------------------------------------------------
+
+    def verify_conditional_writes(self, for_key: str | None = None) -> None:
+        """Prove once that the endpoint enforces ``If-None-Match`` and ``If-Match``.
+
+        Writes a probe object, then tries to overwrite it with ``If-None-Match: *``
+        and with ``If-Match`` on a wrong ETag: both must be refused (412). A store
+        that accepts either would let two writers overwrite each other and a
+        selection replace one that is not backed up, so it is refused with
+        :class:`UnconditionalStoreError` unless ``GROK_ALLOW_UNCONDITIONAL_STORE=1``.
+        ``for_key`` is the write that needs the guarantee: infrastructure errors
+        during the probe are reported against it, as that write would have been.
+        """
+        if self._conditional_writes_checked:
+            return
+        with self._probe_lock:
+            if self._conditional_writes_checked:
+                return
+            ignored = self._probe(for_key)
+            if ignored:
+                self._refuse_or_warn(ignored)
+            self._conditional_writes_checked = True
+
+    def _probe(self, for_key: str | None) -> list[str]:
+        """The conditions the endpoint ignored (empty when it enforces both)."""
+        relative_key = f"{PROBE_DIR}{uuid.uuid4().hex}"
+        key = self.location.key(relative_key)
+        blamed = for_key if for_key is not None else relative_key
+        body = b"conditional-write probe; deleted right after the probe\n"
+        wrong_etag = '"' + md5_hex(b"certainly not the probe's bytes") + '"'
+        ignored: list[str] = []
+        try:
+            self._client.put_object(
+                Bucket=self.bucket, Key=key, Body=body, ContentMD5=_content_md5(body)
+            )
+        except (ClientError, BotoCoreError) as error:
+            raise self._fail(error, blamed, "writing") from None
+        try:
+            for name, condition in (
+                ("If-None-Match: *", {"IfNoneMatch": "*"}),
+                ("If-Match: <wrong ETag>", {"IfMatch": wrong_etag}),
+            ):
+                try:
+                    self._client.put_object(
+                        Bucket=self.bucket,
+                        Key=key,
+                        Body=body,
+                        ContentMD5=_content_md5(body),
+                        **condition,
+                    )
+                except ClientError as error:
+                    if _error_code(error) != "PreconditionFailed":
+                        raise self._fail(error, blamed, "writing") from None
+                else:
+                    ignored.append(name)
+        except BotoCoreError as error:
+            raise self._fail(error, blamed, "writing") from None
+        finally:
+            self._remove_probes(key)
+        return ignored
+
+    def _remove_probes(self, own_key: str) -> None:
+        """Delete this probe and any a killed process left behind; best effort, since
+        a leftover probe is harmless (never parquet, never in the manifest)."""
+        stale_before = dt.datetime.now(dt.UTC) - STALE_PROBE_AGE
+        try:
+            self._client.delete_object(Bucket=self.bucket, Key=own_key)
+            listed = self._client.list_objects_v2(
+                Bucket=self.bucket, Prefix=self.location.key(PROBE_DIR)
+            )
+            for item in listed.get("Contents", []):
+                if item["LastModified"] < stale_before:
+                    self._client.delete_object(Bucket=self.bucket, Key=item["Key"])
+        except (ClientError, BotoCoreError) as error:
+            log.warning("could not delete the probe object %s: %s", own_key, error)
+
+    def _refuse_or_warn(self, ignored: list[str]) -> None:
+        what = " and ".join(ignored)
+        problem = (
+            f"the S3 endpoint {self.endpoint_url} (bucket s3://{self.bucket}) accepted a "
+            f"write with {what} that it must refuse with 412 Precondition Failed: it does not "
+            "enforce conditional writes, so concurrent writers could overwrite each other's "
+            "updates and a new selection could replace one that is not backed up"
+        )
+        if os.environ.get(ALLOW_UNCONDITIONAL_ENV, "").strip() == "1":
+            log.warning(
+                "!!! %s. Continuing only because %s=1 is set: the pipeline's "
+                "compare-and-swap and write-once protections are NOT in force. !!!",
+                problem,
+                ALLOW_UNCONDITIONAL_ENV,
+            )
+            return
+        raise UnconditionalStoreError(
+            f"{problem}. Use a store that enforces If-Match and If-None-Match (AWS S3 "
+            f"does), or set {ALLOW_UNCONDITIONAL_ENV}=1 to run without these protections "
+            "at your own risk",
+            bucket=self.bucket,
+            key=None,
+        )
 
     # -- objects --------------------------------------------------------------------
 
@@ -201,36 +354,57 @@ class S3Store:
                 Bucket=self.bucket, Key=self.location.key(relative_key)
             )
         except ClientError as error:
-            if _error_code(error) == "NoSuchKey":
+            code = _error_code(error)
+            if code == "NoSuchKey" or (code == "AccessDenied" and self._absent(relative_key)):
                 return None
             raise self._fail(error, relative_key, "reading metadata of") from None
         except BotoCoreError as error:
             raise self._fail(error, relative_key, "reading metadata of") from None
         return self._info(relative_key, response)
 
+    def _absent(self, relative_key: str) -> bool:
+        """After a 403 on reading an object: is the object simply not there?
+
+        S3 answers a missing key with 403 instead of 404 when the caller may not list
+        the bucket in that request's context, which a ListBucket grant limited to the
+        prefix (docs/iam-policy.json) may not cover. A listing under the key's own name
+        is covered and tells the two apart; a real denial stays a denial.
+        """
+        key = self.location.key(relative_key)
+        try:
+            response = self._client.list_objects_v2(Bucket=self.bucket, Prefix=key, MaxKeys=1)
+        except (ClientError, BotoCoreError):
+            return False
+        return not any(item.get("Key") == key for item in response.get("Contents", []))
+
     def exists(self, relative_key: str) -> bool:
         return self.head(relative_key) is not None
 
-    def get_bytes(self, relative_key: str) -> tuple[bytes, ObjectInfo]:
-        """Whole object, verified against the MD5 recorded at upload when there is one."""
+    def get_bytes(self, relative_key: str, *, verify_md5: bool = True) -> tuple[bytes, ObjectInfo]:
+        """Whole object, verified against the MD5 recorded at upload when there is one
+        (``verify_md5=False`` only for code that must handle corrupt bytes itself,
+        such as a restore replacing them)."""
         self.check_bucket()
-        try:
-            response = self._client.get_object(
-                Bucket=self.bucket, Key=self.location.key(relative_key)
+        for _ in range(READ_ATTEMPTS - 1):
+            response, data = self._read_whole(relative_key)
+            info = self._info(relative_key, response)
+            if not verify_md5 or info.md5 is None or md5_hex(data) == info.md5:
+                break
+            # Bytes altered on the way to us read differently the next time; bytes
+            # stored corrupt do not, and are refused below.
+            log.warning(
+                "%s did not match its recorded MD5; reading it again", self.uri(relative_key)
             )
-            data = response["Body"].read()
-        except ClientError as error:
-            raise self._fail(error, relative_key, "reading") from None
-        except BotoCoreError as error:
-            raise self._fail(error, relative_key, "reading") from None
-        info = self._info(relative_key, response)
+        else:
+            response, data = self._read_whole(relative_key)
+            info = self._info(relative_key, response)
         if len(data) != info.size:
             raise CorruptObjectError(
                 f"{self.uri(relative_key)} is truncated: read {len(data)} of {info.size} bytes",
                 bucket=self.bucket,
                 key=relative_key,
             )
-        if info.md5 is not None and md5_hex(data) != info.md5:
+        if verify_md5 and info.md5 is not None and md5_hex(data) != info.md5:
             raise CorruptObjectError(
                 f"{self.uri(relative_key)} does not match its recorded MD5 {info.md5}; "
                 "restore it from a backup rather than trusting it",
@@ -241,18 +415,48 @@ class S3Store:
 
     def get_range(self, relative_key: str, start: int, end: int, etag: str) -> bytes:
         """Bytes ``[start, end)``, refused if the object is no longer version ``etag``."""
-        try:
-            response = self._client.get_object(
-                Bucket=self.bucket,
-                Key=self.location.key(relative_key),
-                Range=f"bytes={start}-{end - 1}",
-                IfMatch=etag,
-            )
-            return bytes(response["Body"].read())
-        except ClientError as error:
-            raise self._fail(error, relative_key, "reading a range of") from None
-        except BotoCoreError as error:
-            raise self._fail(error, relative_key, "reading a range of") from None
+        _, data = self._read_whole(
+            relative_key,
+            action="reading a range of",
+            Range=f"bytes={start}-{end - 1}",
+            IfMatch=etag,
+        )
+        return data
+
+    def _read_whole(
+        self, relative_key: str, action: str = "reading", **request: Any
+    ) -> tuple[dict[str, Any], bytes]:
+        """GET and read the body, retrying a body cut off in transfer (botocore has
+        already retried the request itself); any other failure raises at once."""
+        for attempt in range(1, READ_ATTEMPTS + 1):
+            try:
+                response = self._client.get_object(
+                    Bucket=self.bucket, Key=self.location.key(relative_key), **request
+                )
+                return response, bytes(response["Body"].read())
+            except ClientError as error:
+                if _error_code(error) == "AccessDenied" and self._absent(relative_key):
+                    raise ObjectMissingError(
+                        f"{action} {self.uri(relative_key)} failed: {_LIKELY_FIX['NoSuchKey']}",
+                        bucket=self.bucket,
+                        key=relative_key,
+                    ) from None
+                raise self._fail(error, relative_key, action) from None
+            except _CUT_OFF as error:
+                if attempt == READ_ATTEMPTS:
+                    failure = self._fail(error, relative_key, action)
+                    raise type(failure)(
+                        f"{failure} (gave up after {attempt} attempts)",
+                        bucket=self.bucket,
+                        key=relative_key,
+                    ) from None
+                log.warning(
+                    "reading %s failed in transfer (%s); retrying", self.uri(relative_key), error
+                )
+                time.sleep(0.1 * 2**attempt * (0.5 + random.random()))
+            except BotoCoreError as error:
+                raise self._fail(error, relative_key, action) from None
+        raise AssertionError("unreachable")  # the loop returns or raises
 
     def put_bytes(
         self,
@@ -264,6 +468,8 @@ class S3Store:
         content_type: str = "application/octet-stream",
     ) -> ObjectInfo:
         self.check_bucket()
+        if if_match is not None or if_none_match:
+            self.verify_conditional_writes(relative_key)
         digest = md5_hex(data)
         request: dict[str, Any] = {
             "Bucket": self.bucket,
@@ -277,12 +483,25 @@ class S3Store:
             request["IfMatch"] = if_match
         if if_none_match:
             request["IfNoneMatch"] = "*"
-        try:
-            response = self._client.put_object(**request)
-        except ClientError as error:
-            raise self._fail(error, relative_key, "writing") from None
-        except BotoCoreError as error:
-            raise self._fail(error, relative_key, "writing") from None
+        for attempt in range(1, WRITE_ATTEMPTS + 1):
+            try:
+                response = self._client.put_object(**request)
+                break
+            except ClientError as error:
+                failure = self._fail(error, relative_key, "writing")
+                if _error_code(error) != "BadDigest":
+                    raise failure from None
+                if attempt == WRITE_ATTEMPTS:
+                    raise type(failure)(
+                        f"{failure} (gave up after {attempt} attempts)",
+                        bucket=self.bucket,
+                        key=relative_key,
+                    ) from None
+                # S3 stored nothing: the bytes were altered on the way, not here.
+                # Sending them again, with the same conditions, is a first attempt.
+                log.warning("%s; sending it again", failure)
+            except BotoCoreError as error:
+                raise self._fail(error, relative_key, "writing") from None
         return ObjectInfo(
             key=relative_key,
             size=len(data),
@@ -342,6 +561,7 @@ class S3Store:
         *,
         attempts: int = CAS_ATTEMPTS,
         content_type: str = "application/octet-stream",
+        verify_md5: bool = True,
     ) -> ObjectInfo | None:
         """Apply ``update`` to the current bytes (None when absent) and write the result
         only if nobody wrote in between; retry with fresh bytes when someone did.
@@ -354,7 +574,7 @@ class S3Store:
             # the version the update saw.
             current: ObjectInfo | None
             try:
-                data, current = self.get_bytes(relative_key)
+                data, current = self.get_bytes(relative_key, verify_md5=verify_md5)
             except ObjectMissingError:
                 data, current = None, None
             new_data = update(data)

@@ -10,6 +10,7 @@ import base64
 import hashlib
 import http.server
 import threading
+import urllib.parse
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -305,9 +306,29 @@ ACCESS_DENIED_BODY = (
 )
 
 
+def _empty_listing() -> bytes:
+    return (
+        b'<?xml version="1.0" encoding="UTF-8"?>'
+        b'<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
+        b"<KeyCount>0</KeyCount><IsTruncated>false</IsTruncated></ListBucketResult>"
+    )
+
+
+def _is_bucket_check(path: str, bucket: str | None) -> bool:
+    """The store's bucket check: a one-key listing of exactly its prefix."""
+    url = urllib.parse.urlsplit(path)
+    query = urllib.parse.parse_qs(url.query)
+    return (
+        bucket is not None
+        and url.path == f"/{bucket}"
+        and query.get("prefix") == [PREFIX]
+        and query.get("max-keys") == ["1"]
+    )
+
+
 class _DenyingHandler(http.server.BaseHTTPRequestHandler):
-    """Answers 403 AccessDenied to everything, except (when allowed) HEAD of the
-    bucket itself, so that the object operations are reached as well."""
+    """Answers 403 AccessDenied to everything, except (when allowed) the bucket
+    check, so that the object operations are reached as well."""
 
     allowed_bucket_head: str | None = None
 
@@ -333,7 +354,17 @@ class _DenyingHandler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(ACCESS_DENIED_BODY)
 
-    do_GET = _deny
+    def do_GET(self) -> None:
+        if not _is_bucket_check(self.path, self.allowed_bucket_head):
+            self._deny()
+            return
+        body = _empty_listing()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/xml")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
     do_PUT = _deny
     do_POST = _deny
     do_DELETE = _deny
@@ -424,6 +455,13 @@ class _TruncatingHandler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
 
     def do_GET(self) -> None:
+        if "list-type=2" in self.path:  # the bucket check
+            body = _empty_listing()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
         self.send_response(200)
         self.send_header("Content-Type", "application/octet-stream")
         self.send_header("Content-Length", "100")
