@@ -84,6 +84,21 @@ def updated_manifest(
     )
 
 
+def refresh_manifest(store: S3Store) -> bool:
+    """Bring ``manifest.json`` up to date by compare-and-swap, as the manifest asset
+    does; True when it was written (False: it already listed exactly what S3 holds)."""
+    written = False
+
+    def update(current: bytes | None) -> bytes | None:
+        nonlocal written
+        new = updated_manifest(store, current)
+        written = new is not None
+        return new
+
+    store.compare_and_swap(keys.MANIFEST, update, content_type="application/json")
+    return written
+
+
 @dataclass(frozen=True)
 class ManifestFinding:
     key: str

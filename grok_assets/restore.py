@@ -11,7 +11,7 @@ import pyarrow.compute as pc
 from grok_assets import keys
 from grok_assets.archive import DATE_COLUMN
 from grok_assets.generations import InvalidGenerationError, keep_generation, verify_generation
-from grok_assets.manifest import updated_manifest
+from grok_assets.manifest import refresh_manifest
 from grok_assets.schemas import BACKTEST_SCHEMA
 from grok_assets.storage import CorruptObjectError, PreconditionFailedError, S3Store, md5_hex
 
@@ -137,17 +137,7 @@ def restore_archive_generation(
 
 
 def _refresh_manifest(store: S3Store) -> bool:
-    """Bring the manifest up to date after the archive changed outside a run; written
-    last, by compare-and-swap like the pipeline's own manifest asset."""
+    """Bring the manifest up to date after the archive changed outside a run."""
     if store.head(keys.MANIFEST) is None:
         return False
-    written = False
-
-    def update(current: bytes | None) -> bytes | None:
-        nonlocal written
-        new = updated_manifest(store, current)
-        written = new is not None
-        return new
-
-    store.compare_and_swap(keys.MANIFEST, update, content_type="application/json")
-    return written
+    return refresh_manifest(store)

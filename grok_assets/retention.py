@@ -28,7 +28,7 @@ import pyarrow.compute as pc
 from grok_assets import keys
 from grok_assets.archive import DATE_COLUMN
 from grok_assets.gate import published_selection_date
-from grok_assets.manifest import updated_manifest
+from grok_assets.manifest import refresh_manifest
 from grok_assets.schemas import BACKTEST_SCHEMA, SchemaMismatchError, require_schema
 from grok_assets.storage import CorruptObjectError, ObjectMissingError, S3Store
 
@@ -396,18 +396,5 @@ def apply_retention(store: S3Store, plan: RetentionPlan) -> RetentionOutcome:
             final.append(checked)
     finally:
         if deleted_any or store.head(keys.MANIFEST) is not None:
-            manifest_updated = _update_manifest(store)
+            manifest_updated = refresh_manifest(store)
     return RetentionOutcome(tuple(final), manifest_updated)
-
-
-def _update_manifest(store: S3Store) -> bool:
-    written = False
-
-    def update(current: bytes | None) -> bytes | None:
-        nonlocal written
-        new = updated_manifest(store, current)
-        written = new is not None
-        return new
-
-    store.compare_and_swap(keys.MANIFEST, update, content_type="application/json")
-    return written
