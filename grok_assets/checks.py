@@ -15,7 +15,7 @@ from dagster import (
 )
 
 from grok_assets import keys
-from grok_assets.gate import BackupStatus, published_backup_status
+from grok_assets.gate import BackupStatus, backup_status, published_backup_status
 from grok_assets.manifest import ManifestError, audit_manifest, is_tracked
 from grok_assets.resources import StorageResource
 
@@ -35,6 +35,24 @@ def republishes_published_day(context: AssetCheckExecutionContext, status: Backu
         and PUBLISHED_SELECTION_ASSET in run_assets
         and context.run.tags.get("dagster/partition") == status.target_date
     )
+
+
+def target_status(context: AssetCheckExecutionContext, storage: StorageResource) -> BackupStatus:
+    """The backup the check is about.
+
+    In a run that materializes the checked asset for day P (the 16:00 backtest, or a
+    re-run of an older day), the check verifies that run's own work: P's backup. Anywhere
+    else (the 23:00 selection, the checks-only job) it guards the published selection.
+    Otherwise re-running day N-1's backtest after N is published, but before N's own
+    backtest, would be blocked from archiving N-1 for a reason that has nothing to do
+    with it.
+    """
+    store = storage.store()
+    run_assets = context.op_execution_context.job_def.asset_layer.selected_asset_keys
+    partition = context.run.tags.get("dagster/partition")
+    if partition and context.check_specs[0].asset_key in run_assets:
+        return backup_status(store, partition)
+    return published_backup_status(store)
 
 
 def _gate_result(
@@ -74,7 +92,7 @@ def _status_metadata(status: BackupStatus) -> dict[str, object]:
 def daily_backup_exists(
     context: AssetCheckExecutionContext, storage: StorageResource
 ) -> AssetCheckResult:
-    status = published_backup_status(storage.store())
+    status = target_status(context, storage)
     return _gate_result(context, status, status.daily_backup_exists)
 
 
@@ -86,7 +104,7 @@ def daily_backup_exists(
 def archive_contains_target_date(
     context: AssetCheckExecutionContext, storage: StorageResource
 ) -> AssetCheckResult:
-    status = published_backup_status(storage.store())
+    status = target_status(context, storage)
     return _gate_result(context, status, status.archive_contains_target_date)
 
 

@@ -284,3 +284,20 @@ def test_malformed_model_answer_fails_and_writes_nothing(
     (failure,) = [e for e in result.all_events if e.is_step_failure]
     assert MODEL in str(failure.step_failure_data.error)
     assert not seeded.exists(keys.candidates_key(DAYS[0]))
+
+
+def test_an_older_backtest_reruns_while_the_newer_selection_awaits_its_own(
+    cycled: S3Store,
+) -> None:
+    store = cycled
+    assert run_job("selection_job", DAYS[3]).success  # published, backtest not run yet
+    store.delete(keys.daily_backup_key(DAYS[1]))
+
+    result = run_job("backtest_job", DAYS[1])
+
+    assert result.success
+    assert failed_checks(result) == []
+    assert {"grok_trending_daily", "grok_trending_archive", "grok_manifest"} <= materialized(result)
+    assert store.exists(keys.daily_backup_key(DAYS[1]))
+    # The gate itself still guards the published day, which is not backed up yet.
+    assert not run_job("verify_backups_job", None).success
