@@ -302,3 +302,16 @@ def prepare_template(
         for job, day in cycle:
             result = run_fast(job, day)
             assert result.success, f"{job} {day} failed while preparing {bucket}"
+
+
+def two_day_template(endpoint: str, label: str) -> str:
+    """A bucket where two days of the cycle have run (day 2 published and backed up),
+    for module-scoped fixtures that clone it per test instead of re-running jobs."""
+    import uuid
+
+    from grok_assets_tests.pipeline import DAYS
+
+    bucket = f"grok-{label}-{uuid.uuid4().hex[:12]}"
+    cycle = [(job, day) for day in DAYS[:2] for job in ("selection_job", "backtest_job")]
+    prepare_template(endpoint, bucket, cycle, DAYS)
+    return bucket

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import uuid
 from typing import Any
 
 import pyarrow as pa
@@ -28,10 +27,10 @@ from grok_assets.trading_calendar import NotATradingDayError
 from grok_assets_tests.harness import (
     clone_bucket,
     fast_definitions,
-    prepare_template,
     published,
     run_fast,
     step_errors,
+    two_day_template,
 )
 from grok_assets_tests.pipeline import DAYS, QUIET
 
@@ -41,19 +40,7 @@ DAILY_KEY = keys.daily_backup_key(PUBLISHED_DAY)
 
 @pytest.fixture(scope="module")
 def template(s3_endpoint: str) -> str:
-    bucket = f"grok-bad-input-{uuid.uuid4().hex[:12]}"
-    prepare_template(
-        s3_endpoint,
-        bucket,
-        [
-            ("selection_job", DAYS[0]),
-            ("backtest_job", DAYS[0]),
-            ("selection_job", DAYS[1]),
-            ("backtest_job", DAYS[1]),
-        ],
-        DAYS,
-    )
-    return bucket
+    return two_day_template(s3_endpoint, "bad-input")
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import uuid
 from typing import Any
 
 import pyarrow.compute as pc
@@ -31,27 +30,15 @@ from grok_assets_tests.harness import (
     archive_rows,
     clone_bucket,
     manifest_violations,
-    prepare_template,
     run_fast,
+    two_day_template,
 )
 from grok_assets_tests.pipeline import DAYS
 
 
 @pytest.fixture(scope="module")
 def template(s3_endpoint: str) -> str:
-    bucket = f"grok-generations-{uuid.uuid4().hex[:12]}"
-    prepare_template(
-        s3_endpoint,
-        bucket,
-        [
-            ("selection_job", DAYS[0]),
-            ("backtest_job", DAYS[0]),
-            ("selection_job", DAYS[1]),
-            ("backtest_job", DAYS[1]),
-        ],
-        DAYS,
-    )
-    return bucket
+    return two_day_template(s3_endpoint, "generations")
 
 
 @pytest.fixture
