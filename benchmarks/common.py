@@ -26,6 +26,7 @@ from benchmarks.counting import TransferCounter
 from benchmarks.synthetic import build_archive
 from grok_assets import trading_calendar
 from grok_assets.config import Location
+from grok_assets.jobs import QUIET_RUN_CONFIG
 from grok_assets.s3_server import LOOPBACK_CREDENTIALS, loopback_s3_server
 from grok_assets.storage import S3Store
 
@@ -34,7 +35,7 @@ REGION = "ap-northeast-1"
 PREFIX = "parquet/"
 HISTORY_YEARS = (1, 5, 20)
 # Hides Dagster's per-event console output, as grok_assets_tests/pipeline.py does.
-QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+QUIET = QUIET_RUN_CONFIG
 
 
 @dataclass

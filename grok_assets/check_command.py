@@ -18,11 +18,12 @@ from dagster import (
     define_asset_job,
 )
 
+from grok_assets.jobs import QUIET_RUN_CONFIG
+
 if TYPE_CHECKING:
     from dagster._utils.error import SerializableErrorInfo
 
 CHECK_JOB_NAME = "grok_assets_check"
-QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 
 class UnknownAssetError(ValueError):

@@ -16,14 +16,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from grok_assets import keys, trading_calendar
+from grok_assets.jobs import QUIET_RUN_CONFIG
 
 # A fixed stretch of the past, so the demo shows the same days on any machine.
 DEMO_FIRST_DAY = dt.date(2026, 11, 16)
 DEMO_CYCLE_DAYS = 5
 DEMO_BUCKET = "grok-assets-demo"
-# Runs are still recorded in the instance; only the console echo of every event is
-# silenced so that the demo prints one line per step.
-QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 
 class DemoFailed(RuntimeError):

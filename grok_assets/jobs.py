@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dagster import AssetCheckKey, AssetSelection, define_asset_job
 
+# Runs are still recorded in the instance; only the console echo of every event is
+# silenced, for commands that print their own one-line-per-step report.
+QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+
 _DAILY_CHECK = AssetCheckKey.from_user_string("grok_trending_daily:daily_backup_exists")
 _ARCHIVE_CHECK = AssetCheckKey.from_user_string(
     "grok_trending_archive:archive_contains_target_date"

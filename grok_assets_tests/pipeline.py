@@ -7,8 +7,9 @@ import datetime as dt
 from dagster import AssetKey, DagsterInstance, ExecuteInProcessResult
 
 from grok_assets.definitions import defs
+from grok_assets.jobs import QUIET_RUN_CONFIG
 
-QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+QUIET = QUIET_RUN_CONFIG
 
 # Mon 2026-11-16 .. Tue 2026-11-24; Mon 2026-11-23 is a holiday.
 DAYS = [
