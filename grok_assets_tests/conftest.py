@@ -9,11 +9,10 @@ import boto3
 import pytest
 
 from grok_assets.config import Location
-from grok_assets.s3_server import LOOPBACK_CREDENTIALS, loopback_s3_server
+from grok_assets.s3_server import loopback_s3_server
 from grok_assets.storage import S3Store
+from grok_assets_tests.buckets import REGION, use_loopback_bucket
 from grok_assets_tests.chat_server import FakeXai, make_handler
-
-REGION = "ap-northeast-1"
 
 
 @pytest.fixture(scope="session")
@@ -26,22 +25,7 @@ def s3_endpoint() -> Iterator[str]:
 def s3_env(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """A fresh bucket on the loopback server, configured through the environment
     exactly as an operator would configure a real store."""
-    bucket = f"grok-test-{uuid.uuid4().hex[:12]}"
-    env = {
-        **LOOPBACK_CREDENTIALS,
-        "AWS_ENDPOINT_URL": s3_endpoint,
-        "AWS_REGION": REGION,
-        "S3_BUCKET": bucket,
-        "S3_PREFIX": "parquet/",
-        "GROK_SELECTOR": "replay",
-    }
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL_S3", "XAI_API_KEY"):
-        monkeypatch.delenv(name, raising=False)
-    client = boto3.client("s3", endpoint_url=s3_endpoint, region_name=REGION)
-    client.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
-    return env
+    return use_loopback_bucket(monkeypatch, s3_endpoint, f"grok-test-{uuid.uuid4().hex[:12]}")
 
 
 @pytest.fixture

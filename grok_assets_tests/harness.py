@@ -275,27 +275,11 @@ def prepare_template(
     endpoint: str, bucket: str, cycle: list[tuple[str, dt.date]], seed_days: list[dt.date]
 ) -> None:
     """Seed sample data into a new ``bucket`` and run ``cycle`` (job, day) on it."""
-    import boto3
-
-    from grok_assets.s3_server import LOOPBACK_CREDENTIALS
     from grok_assets.seeding import seed_sample
+    from grok_assets_tests.buckets import use_loopback_bucket
 
     with pytest.MonkeyPatch.context() as patch:
-        for name, value in {
-            **LOOPBACK_CREDENTIALS,
-            "AWS_ENDPOINT_URL": endpoint,
-            "AWS_REGION": "ap-northeast-1",
-            "S3_BUCKET": bucket,
-            "S3_PREFIX": "parquet/",
-            "GROK_SELECTOR": "replay",
-        }.items():
-            patch.setenv(name, value)
-        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL_S3"):
-            patch.delenv(name, raising=False)
-        client = boto3.client("s3", endpoint_url=endpoint, region_name="ap-northeast-1")
-        client.create_bucket(
-            Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "ap-northeast-1"}
-        )
+        use_loopback_bucket(patch, endpoint, bucket)
         from grok_assets.resources import make_storage_resource
 
         seed_sample(make_storage_resource().store(), seed_days[0], seed_days[-1])
