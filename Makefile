@@ -28,7 +28,7 @@ soak: $(STAMP)
 	$(BIN)/python benchmarks/soak.py --days 250 --seed 7
 
 ui: $(STAMP)
-	$(BIN)/python -m grok_assets.ui
+	$(BIN)/grok-assets ui
 
 validate: $(STAMP)
 	env -i PATH="$(CURDIR)/$(BIN):/usr/bin:/bin" HOME="$(CURDIR)" $(BIN)/dagster definitions validate -w workspace.yaml

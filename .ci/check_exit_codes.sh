@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN="$PWD/.venv/bin"
 
-PORT=$("$BIN/python" -c "from grok_assets.s3_server import free_port; print(free_port())")
+PORT=$("$BIN/python" -c "from grok_assets.dev.s3_server import free_port; print(free_port())")
 "$BIN/moto_server" -H 127.0.0.1 -p "$PORT" >/dev/null 2>&1 &
 MOTO_PID=$!
 WORK=$(mktemp -d)

@@ -28,12 +28,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from benchmarks.bench_gate import naive_rows_for_date
-from benchmarks.common import HISTORY_YEARS, QUIET, Loopback, archive_of, environment, ms, ratio
-from grok_assets import gate, keys, trading_calendar
-from grok_assets.archive import DATE_COLUMN, encode_archive
+from benchmarks.common import HISTORY_YEARS, Loopback, archive_of, ms, ratio
+from grok_assets import layout, trading_calendar
+from grok_assets.backup import gate
+from grok_assets.backup.archive import DATE_COLUMN, encode_archive
+from grok_assets.dev.seeding import seed_sample
 from grok_assets.schemas import CANDIDATE_SCHEMA
-from grok_assets.seeding import seed_sample
-from grok_assets.storage import S3Store, encode_parquet
+from grok_assets.storage import S3Store, encode_parquet, write_parquet
 
 # Days after the archive's history that each bucket is seeded for: ours, naive gate,
 # and one more backtested in a child process by the memory benchmark.
@@ -47,26 +48,22 @@ class Prepared:
     years: int
     bucket: str
     env: dict[str, str]
+    resources: dict[str, Any]
     published: dt.date
     days: list[dt.date]
     archive_bytes: int
     timings: dict[str, float] = field(default_factory=dict)
 
 
-def run_job(name: str, day: dt.date) -> float:
-    """Wall time of one in-process run of job ``name`` for ``day``; fails loudly."""
-    from dagster import DagsterInstance
-
+def run_job(name: str, day: dt.date, resources: dict[str, Any] | None) -> float:
+    """Wall time of one in-process run of job ``name`` for ``day``; fails loudly.
+    ``resources`` None: the definitions' own, configured by the environment."""
     from grok_assets.definitions import defs
+    from grok_assets.defs.run import run_quietly
 
     warnings.filterwarnings("ignore")
     start = time.perf_counter()
-    result = defs.resolve_job_def(name).execute_in_process(
-        partition_key=day.isoformat(),
-        instance=DagsterInstance.ephemeral(),
-        raise_on_error=False,
-        run_config=QUIET,
-    )
+    result = run_quietly(defs, name, day=day, resources=resources)
     elapsed = time.perf_counter() - start
     failed = [e.check_name for e in result.get_asset_check_evaluations() if not e.passed]
     if not result.success or failed:
@@ -118,14 +115,14 @@ def prepare(s3: Loopback, years: int) -> Prepared:
     store = s3.store(bucket)
     data = encode_archive(table)
     last_rows = table.filter(pc.equal(table.column(DATE_COLUMN), published.isoformat()))
-    with s3.counter.paused(), environment(s3.env(bucket)):
-        store.put_bytes(keys.ARCHIVE, data)
-        store.put_bytes(keys.daily_backup_key(published), encode_parquet(last_rows))
+    with s3.counter.paused():
+        store.put_bytes(layout.ARCHIVE, data)
+        store.put_bytes(layout.daily_backup_key(published), encode_parquet(last_rows))
         selection = _published_selection(last_rows, published)
-        store.write_parquet(keys.candidates_key(published), selection)
-        store.write_parquet(keys.PUBLISHED_SELECTION, selection)
+        write_parquet(store, layout.candidates_key(published), selection)
+        write_parquet(store, layout.PUBLISHED_SELECTION, selection)
         seed_sample(store, days[0], days[-1])
-    return Prepared(years, bucket, s3.env(bucket), published, days, len(data))
+    return Prepared(years, bucket, s3.env(bucket), s3.resources(bucket), published, days, len(data))
 
 
 def warm_up(s3: Loopback) -> None:
@@ -133,28 +130,28 @@ def warm_up(s3: Loopback) -> None:
     also pay Dagster's one-time start-up in this process."""
     bucket = s3.new_bucket("warmup")
     day = archive_of(HISTORY_YEARS[0])[1][-1]
-    with s3.counter.paused(), environment(s3.env(bucket)):
+    with s3.counter.paused():
         seed_sample(s3.store(bucket), day, day)
-        run_job("selection_job", day)
-        run_job("backtest_job", day)
+        run_job("selection_job", day, s3.resources(bucket))
+        run_job("backtest_job", day, s3.resources(bucket))
 
 
 def run(s3: Loopback, prepared: dict[int, Prepared]) -> list[dict[str, Any]]:
     results = []
     for years in HISTORY_YEARS:
         ready = prepared[years]
-        with s3.counter.paused(), environment(ready.env):
+        with s3.counter.paused():
             ours, naive = ready.days[0], ready.days[1]
             row: dict[str, Any] = {
                 "years": years,
                 "archive_bytes": ready.archive_bytes,
                 "days": {"ours": ours.isoformat(), "naive": naive.isoformat()},
-                "ours_selection_s": run_job("selection_job", ours),
-                "ours_backtest_s": run_job("backtest_job", ours),
+                "ours_selection_s": run_job("selection_job", ours, ready.resources),
+                "ours_backtest_s": run_job("backtest_job", ours, ready.resources),
             }
             with naive_gate(s3.client):
-                row["naive_selection_s"] = run_job("selection_job", naive)
-                row["naive_backtest_s"] = run_job("backtest_job", naive)
+                row["naive_selection_s"] = run_job("selection_job", naive, ready.resources)
+                row["naive_backtest_s"] = run_job("backtest_job", naive, ready.resources)
         results.append(row)
     return results
 

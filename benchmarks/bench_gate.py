@@ -16,8 +16,9 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from benchmarks.common import HISTORY_YEARS, Loopback, archive_of, kib, median_times, ms, ratio
-from grok_assets import gate, keys
-from grok_assets.archive import encode_archive
+from grok_assets import layout
+from grok_assets.backup import gate
+from grok_assets.backup.archive import encode_archive
 
 ROWS_PER_DAY = 15
 
@@ -37,19 +38,19 @@ def run(s3: Loopback, repeats: int) -> list[dict[str, Any]]:
         bucket = s3.new_bucket(f"gate{years}y")
         store = s3.store(bucket)
         with s3.counter.paused():
-            store.put_bytes(keys.ARCHIVE, data)
+            store.put_bytes(layout.ARCHIVE, data)
         metadata = pq.ParquetFile(io.BytesIO(data)).metadata
         # The gate asks about the newest backed-up day; a day from the middle of the
         # history shows the cost when it is not the newest.
         date = days[-1].isoformat()
         middle = days[len(days) // 2].isoformat()
-        key = store.location.key(keys.ARCHIVE)
+        key = store.location.key(layout.ARCHIVE)
 
         def ours(bucket: str = bucket, date: str = date) -> int:
-            return gate.rows_for_date(s3.store(bucket), keys.ARCHIVE, date) or 0
+            return gate.rows_for_date(s3.store(bucket), layout.ARCHIVE, date) or 0
 
         def ours_middle(bucket: str = bucket, date: str = middle) -> int:
-            return gate.rows_for_date(s3.store(bucket), keys.ARCHIVE, date) or 0
+            return gate.rows_for_date(s3.store(bucket), layout.ARCHIVE, date) or 0
 
         def naive(bucket: str = bucket, key: str = key, date: str = date) -> int:
             return naive_rows_for_date(s3.client, bucket, key, date)

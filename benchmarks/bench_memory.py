@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.bench_cycle import Prepared, run_job
-from benchmarks.common import HISTORY_YEARS, child_env, environment, ratio, run_measuring_memory
+from benchmarks.common import HISTORY_YEARS, child_env, ratio, run_measuring_memory
 
 
 def _grok_assets() -> list[str]:
@@ -23,7 +23,7 @@ def _grok_assets() -> list[str]:
     if script.exists():
         return [str(script)]
     found = shutil.which("grok-assets")
-    return [found] if found else [sys.executable, "-m", "grok_assets.cli"]
+    return [found] if found else [sys.executable, "-m", "grok_assets.cli.main"]
 
 
 def _worker(*args: str) -> list[str]:
@@ -57,8 +57,7 @@ def run(prepared: dict[int, Prepared]) -> dict[str, Any]:
             raise RuntimeError(f"the naive check found no rows for {checked}")
         # A day selected but not yet backtested: the child runs its real backtest.
         day = ready.days[2]
-        with environment(ready.env):
-            run_job("selection_job", day)
+        run_job("selection_job", day, ready.resources)
         backtest, output = _measure(
             _worker("backtest-job", "--date", day.isoformat()), ready.env, "backtest_job"
         )

@@ -19,22 +19,19 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pyarrow as pa
 
 from benchmarks.counting import TransferCounter
 from benchmarks.synthetic import build_archive
 from grok_assets import trading_calendar
-from grok_assets.config import Location
-from grok_assets.jobs import QUIET_RUN_CONFIG
-from grok_assets.s3_server import LOOPBACK_CREDENTIALS, loopback_s3_server
+from grok_assets.defs.run import QUIET_RUN_CONFIG
+from grok_assets.dev.s3_server import LoopbackS3, loopback_s3_server
+from grok_assets.layout import Location
 from grok_assets.storage import S3Store
 
 REPO = Path(__file__).resolve().parent.parent
-REGION = "ap-northeast-1"
-PREFIX = "parquet/"
 HISTORY_YEARS = (1, 5, 20)
-# Hides Dagster's per-event console output, as grok_assets_tests/pipeline.py does.
+# Hides Dagster's per-event console output, as the tests' runs do.
 QUIET = QUIET_RUN_CONFIG
 
 
@@ -42,57 +39,37 @@ QUIET = QUIET_RUN_CONFIG
 class Loopback:
     """The loopback S3 server of this benchmark run and a counting client on it."""
 
-    endpoint: str
+    server: LoopbackS3
     client: Any
     counter: TransferCounter
 
+    @property
+    def endpoint(self) -> str:
+        return self.server.endpoint
+
     def env(self, bucket: str) -> dict[str, str]:
-        """The environment an operator would set to point the pipeline at ``bucket``."""
-        return {
-            **LOOPBACK_CREDENTIALS,
-            "AWS_ENDPOINT_URL": self.endpoint,
-            "AWS_REGION": REGION,
-            "S3_BUCKET": bucket,
-            "S3_PREFIX": PREFIX,
-            "GROK_SELECTOR": "replay",
-            "NO_PROXY": "127.0.0.1",
-        }
+        """The environment an operator would set to point a command at ``bucket``."""
+        return {**self.server.environ(bucket), "GROK_SELECTOR": "replay"}
+
+    def resources(self, bucket: str) -> dict[str, Any]:
+        """What a run against ``bucket`` gets: the store and recorded answers."""
+        return self.server.resources(bucket)
 
     def new_bucket(self, label: str) -> str:
         bucket = f"bench-{label}-{uuid.uuid4().hex[:8]}"
         with self.counter.paused():
-            self.client.create_bucket(
-                Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION}
-            )
+            self.server.create_bucket(bucket)
         return bucket
 
     def store(self, bucket: str) -> S3Store:
-        return S3Store(self.client, Location(bucket=bucket, prefix=PREFIX))
+        return S3Store(self.client, Location(bucket=bucket, prefix="parquet/"))
 
 
 @contextmanager
 def loopback() -> Iterator[Loopback]:
-    for name, value in LOOPBACK_CREDENTIALS.items():
-        os.environ[name] = value
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL_S3", "XAI_API_KEY"):
-        os.environ.pop(name, None)
-    with loopback_s3_server() as endpoint:
-        client = boto3.client("s3", endpoint_url=endpoint, region_name=REGION)
-        yield Loopback(endpoint, client, TransferCounter().attach(client))
-
-
-@contextmanager
-def environment(values: dict[str, str]) -> Iterator[None]:
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+    with loopback_s3_server() as server:
+        client = server.client()
+        yield Loopback(server, client, TransferCounter().attach(client))
 
 
 def history_end() -> dt.date:

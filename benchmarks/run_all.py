@@ -1,8 +1,9 @@
 """Run every benchmark against the loopback S3 server and report (``make bench``).
 
 1. gate check vs history  2. daily cycle vs history  3. code location load
-4. peak memory. Prints one table per benchmark and a summary of the targets, and
-writes ``benchmarks/results/latest.json`` and ``latest.md`` (the README snippet).
+4. peak memory  5. ``grok-assets verify`` against the seed script, whole processes.
+Prints one table per benchmark and a summary of the targets, and writes
+``benchmarks/results/latest.json`` and ``latest.md`` (the README snippet).
 """
 
 from __future__ import annotations
@@ -21,7 +22,13 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from benchmarks import bench_cycle, bench_gate, bench_load, bench_memory  # noqa: E402
+from benchmarks import (  # noqa: E402
+    bench_cycle,
+    bench_gate,
+    bench_load,
+    bench_memory,
+    bench_verify,
+)
 from benchmarks.common import (  # noqa: E402
     HISTORY_YEARS,
     load_average,
@@ -68,6 +75,15 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
                 "passed": growth < 1.2,
             }
         )
+    verify = {row["years"]: row for row in results.get("verify", [])}
+    if verify:
+        found.append(
+            {
+                "target": f"`grok-assets verify` at {last} y: seed script time / ours >= 2",
+                "value": verify[last]["ratio"],
+                "passed": verify[last]["ratio"] >= 2,
+            }
+        )
     if "load" in results:
         found.append(
             {
@@ -89,6 +105,10 @@ def render_all(results: dict[str, Any]) -> str:
         sections.append(bench_load.render(results["load"]))
     if "memory" in results:
         sections.append(bench_memory.render(results["memory"]))
+    if "verify" in results:
+        sections.append(
+            bench_verify.render(results["verify"], results["settings"]["verify_repeats"])
+        )
     summary = [
         ["target", "measured", "result"],
         *(
@@ -128,27 +148,33 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--gate-repeats", type=int, default=21)
     parser.add_argument("--load-repeats", type=int, default=5)
+    parser.add_argument("--verify-repeats", type=int, default=11)
     parser.add_argument(
         "--only",
         nargs="+",
-        choices=["gate", "cycle", "load", "memory"],
-        default=["gate", "cycle", "load", "memory"],
-        help="run only these benchmarks (memory needs cycle)",
+        choices=["gate", "cycle", "load", "memory", "verify"],
+        default=["gate", "cycle", "load", "memory", "verify"],
+        help="run only these benchmarks (memory and verify need cycle)",
     )
     parser.add_argument("--no-write", action="store_true", help="do not update results/")
     parser.add_argument(
         "--strict", action="store_true", help="exit 1 when a target is missed (for CI)"
     )
     args = parser.parse_args(argv)
-    if "memory" in args.only and "cycle" not in args.only:
-        parser.error("memory uses the buckets the cycle benchmark prepares: add cycle")
+    for needs_cycle in ("memory", "verify"):
+        if needs_cycle in args.only and "cycle" not in args.only:
+            parser.error(f"{needs_cycle} uses the buckets the cycle benchmark prepares: add cycle")
     warnings.filterwarnings("ignore")
 
     started = time.perf_counter()
     results: dict[str, Any] = {
         "machine": machine(),
         "command": COMMAND,
-        "settings": {"gate_repeats": args.gate_repeats, "load_repeats": args.load_repeats},
+        "settings": {
+            "gate_repeats": args.gate_repeats,
+            "load_repeats": args.load_repeats,
+            "verify_repeats": args.verify_repeats,
+        },
     }
     with loopback() as s3:
         if "gate" in args.only:
@@ -162,6 +188,9 @@ def main(argv: list[str]) -> int:
             if "memory" in args.only:
                 print("benchmark 4: peak memory ...", flush=True)
                 results["memory"] = bench_memory.run(prepared)
+            if "verify" in args.only:
+                print("benchmark 5: verify as a whole process vs the seed script ...", flush=True)
+                results["verify"] = bench_verify.run(prepared, args.verify_repeats)
     if "load" in args.only:
         print("benchmark 3: code location load ...", flush=True)
         results["load"] = bench_load.run(args.load_repeats)

@@ -41,12 +41,13 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from grok_assets import generations, trading_calendar  # noqa: E402
-from grok_assets.fsck import run_fsck  # noqa: E402
-from grok_assets.generations import list_generations  # noqa: E402
-from grok_assets.retention import apply_retention, plan_retention  # noqa: E402
+from grok_assets import trading_calendar  # noqa: E402
+from grok_assets.backup import generations  # noqa: E402
+from grok_assets.backup.fsck import run_fsck  # noqa: E402
+from grok_assets.backup.generations import list_generations  # noqa: E402
+from grok_assets.backup.retention import apply_retention, plan_retention  # noqa: E402
 from grok_assets.storage import S3Store  # noqa: E402
-from grok_assets_tests.fault_proxy import (  # noqa: E402
+from grok_assets_tests.support.fault_proxy import (  # noqa: E402
     CUT,
     FORWARD_THEN_RESET,
     MUTATE,
@@ -57,13 +58,14 @@ from grok_assets_tests.fault_proxy import (  # noqa: E402
     FaultProxy,
     Rule,
 )
-from grok_assets_tests.harness import (  # noqa: E402
+from grok_assets_tests.support.harness import (  # noqa: E402
     Ledger,
     archive_rows,
+    fast_pipeline,
     published,
     run_fast,
-    step_errors,
 )
+from grok_assets_tests.support.pipeline import step_errors  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "results"
 COMMAND = "python benchmarks/soak.py --days 250 --seed 7"
@@ -216,6 +218,8 @@ class Soak:
         self.verbose = verbose
         self.store = store
         self.proxy = proxy
+        # The jobs go through the fault proxy; the ledger reads S3 directly (``store``).
+        self.pipeline = fast_pipeline(proxy.endpoint, store.bucket)
         self.rng = random.Random(seed)
         self.fault_rate = fault_rate
         self.defer_rate = defer_rate
@@ -250,7 +254,7 @@ class Soak:
             rules = [self.proxy.add(rule) for rule in _fault(kind, method, path, self.rng)]
         before = self.ledger.before_selection(self.store) if job == "selection_job" else None
         try:
-            result = run_fast(job, day)
+            result = run_fast(self.pipeline, job, day)
         finally:
             self.proxy.clear()
             self.proxy.accept_again()
@@ -389,7 +393,7 @@ def soak(
 ) -> SoakReport:
     """Seed sample data for the days, then run the soak; the environment must point
     the pipeline at ``proxy`` (``AWS_ENDPOINT_URL``) and at ``store``'s bucket."""
-    from grok_assets.seeding import seed_sample
+    from grok_assets.dev.seeding import seed_sample
 
     runner = Soak(
         store, proxy, days=days, seed=seed, fault_rate=fault_rate, log=log, verbose=verbose
@@ -407,32 +411,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--verbose", action="store_true", help="print every run")
     args = parser.parse_args(argv)
 
-    import os
-
-    import boto3
-
-    from grok_assets.config import Location
-    from grok_assets.s3_server import LOOPBACK_CREDENTIALS, loopback_s3_server
+    from grok_assets.dev.s3_server import loopback_s3_server
 
     bucket = f"grok-soak-{uuid.uuid4().hex[:8]}"
-    with loopback_s3_server() as endpoint, FaultProxy(endpoint) as proxy:
-        os.environ.update(
-            {
-                **LOOPBACK_CREDENTIALS,
-                "AWS_ENDPOINT_URL": proxy.endpoint,
-                "AWS_REGION": "ap-northeast-1",
-                "S3_BUCKET": bucket,
-                "S3_PREFIX": "parquet/",
-                "GROK_SELECTOR": "replay",
-            }
-        )
-        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL_S3"):
-            os.environ.pop(name, None)
-        client = boto3.client("s3", endpoint_url=endpoint, region_name="ap-northeast-1")
-        client.create_bucket(
-            Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "ap-northeast-1"}
-        )
-        store = S3Store(client, Location(bucket, "parquet/"))
+    with loopback_s3_server() as s3, FaultProxy(s3.endpoint) as proxy:
+        s3.create_bucket(bucket)
+        store = s3.store(bucket)
         print(f"soak: {args.days} trading days, seed {args.seed}, faults on {args.fault_rate:.0%}")
         report = soak(
             store,

@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 
 from grok_assets import trading_calendar
-from grok_assets.archive import DATE_COLUMN, upsert_date
+from grok_assets.backup.archive import DATE_COLUMN, upsert_date
 from grok_assets.schemas import BACKTEST_SCHEMA
 
 ROWS_PER_DAY = 15

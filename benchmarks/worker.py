@@ -20,7 +20,12 @@ import time
 # What `grok-assets verify` imports before it reads anything, and what the naive check
 # imports: the baselines that peak memory can be compared against.
 IMPORTS = {
-    "verify": ("grok_assets.cli", "grok_assets.gate", "grok_assets.resources"),
+    "verify": (
+        "grok_assets.cli.main",
+        "grok_assets.backup.gate",
+        "grok_assets.storage.client",
+        "botocore.session",
+    ),
     "naive": ("boto3", "pandas", "pyarrow.parquet"),
 }
 
@@ -31,10 +36,10 @@ def naive_check(date: str) -> int:
     import boto3
     import pandas as pd
 
-    from grok_assets import keys
+    from grok_assets import layout
 
     client = boto3.client("s3")
-    key = os.environ.get("S3_PREFIX", "") + keys.ARCHIVE
+    key = os.environ.get("S3_PREFIX", "") + layout.ARCHIVE
     body = client.get_object(Bucket=os.environ["S3_BUCKET"], Key=key)["Body"].read()
     frame = pd.read_parquet(io.BytesIO(body))
     return int((frame["backtest_date"] == date).sum())
@@ -58,7 +63,8 @@ def main(argv: list[str]) -> int:
     else:
         from benchmarks.bench_cycle import run_job
 
-        outcome = {"job_seconds": run_job("backtest_job", dt.date.fromisoformat(args.date))}
+        day = dt.date.fromisoformat(args.date)
+        outcome = {"job_seconds": run_job("backtest_job", day, None)}
     outcome["seconds"] = time.perf_counter() - start
     print(json.dumps(outcome))
     return 0

@@ -1,21 +1,27 @@
-"""The code location: ``grok_assets.definitions:defs``."""
+"""The code location ``grok_assets.definitions:defs``: the explicit index of everything
+Dagster loads."""
 
 from __future__ import annotations
 
 from dagster import Definitions
 
-from grok_assets.assets.archive import grok_trending_archive
-from grok_assets.assets.backtest import grok_trending_daily
-from grok_assets.assets.candidates import grok_candidates
-from grok_assets.assets.manifest import grok_manifest
-from grok_assets.assets.prices import prices_5m, prices_daily
-from grok_assets.assets.trending import grok_trending
-from grok_assets.calendar_checks import trading_calendar_horizon
-from grok_assets.checks import ALL_CHECKS
-from grok_assets.jobs import backtest_job, selection_job, verify_backups_job
-from grok_assets.resources import SelectorResource, make_storage_resource
-from grok_assets.retention_job import retention_job, retention_schedule
-from grok_assets.schedules import backtest_schedule, selection_schedule
+from grok_assets.defs.assets.grok_candidates import grok_candidates
+from grok_assets.defs.assets.grok_manifest import grok_manifest
+from grok_assets.defs.assets.grok_trending import grok_trending
+from grok_assets.defs.assets.grok_trending_archive import grok_trending_archive
+from grok_assets.defs.assets.grok_trending_daily import grok_trending_daily
+from grok_assets.defs.assets.prices_5m import prices_5m
+from grok_assets.defs.assets.prices_daily import prices_daily
+from grok_assets.defs.checks.backups import (
+    archive_contains_target_date,
+    daily_backup_exists,
+    manifest_matches_s3,
+)
+from grok_assets.defs.checks.calendar import trading_calendar_horizon
+from grok_assets.defs.jobs import backtest_job, selection_job, verify_backups_job
+from grok_assets.defs.resources import SelectorResource, make_storage_resource
+from grok_assets.defs.retention import retention_job
+from grok_assets.defs.schedules import backtest_schedule, retention_schedule, selection_schedule
 
 defs = Definitions(
     assets=[
@@ -27,7 +33,12 @@ defs = Definitions(
         grok_trending,
         grok_manifest,
     ],
-    asset_checks=[*ALL_CHECKS, trading_calendar_horizon],
+    asset_checks=[
+        daily_backup_exists,
+        archive_contains_target_date,
+        manifest_matches_s3,
+        trading_calendar_horizon,
+    ],
     jobs=[backtest_job, selection_job, verify_backups_job, retention_job],
     schedules=[backtest_schedule, selection_schedule, retention_schedule],
     resources={"storage": make_storage_resource(), "selector": SelectorResource()},

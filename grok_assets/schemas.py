@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-TOKYO = "Asia/Tokyo"
+from grok_assets.trading_calendar import TOKYO
+
+# The archive's date column: every question about "is day D backed up" is asked of it.
+BACKTEST_DATE = "backtest_date"
 
 DAILY_BARS_SCHEMA = pa.schema(
     [

@@ -12,15 +12,18 @@ import datetime as dt
 import functools
 import re
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 if TYPE_CHECKING:
     import pandas as pd
 
 XTKS = "XTKS"
+TOKYO = "Asia/Tokyo"
+TOKYO_TZ = ZoneInfo(TOKYO)
 # Old enough for every history the pipeline holds; partitions start here.
 PARTITIONS_START = "2024-01-04"
 
-_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _COMPACT_DATE = re.compile(r"^\d{8}$")
 
 
@@ -74,12 +77,22 @@ def last_known_day() -> dt.date:
     return _session_index()[-1].date()
 
 
+def today_in_tokyo() -> dt.date:
+    """The calendar day it is now in Tokyo, where every day of the cycle is counted."""
+    return dt.datetime.now(TOKYO_TZ).date()
+
+
+def days_until_horizon(today: dt.date) -> int:
+    """Calendar days from ``today`` to the last session the installed calendar knows."""
+    return (last_known_day() - today).days
+
+
 def parse_date(text: str) -> dt.date:
     """Parse ``YYYY-MM-DD`` or ``YYYYMMDD`` strictly, naming the bad input on failure."""
     candidate = text.strip()
     if _COMPACT_DATE.match(candidate):
         candidate = f"{candidate[:4]}-{candidate[4:6]}-{candidate[6:]}"
-    if not _ISO_DATE.match(candidate):
+    if not ISO_DATE.match(candidate):
         raise ValueError(f"{text!r} is not a date; expected YYYY-MM-DD or YYYYMMDD")
     try:
         return dt.date.fromisoformat(candidate)

@@ -1,47 +1,82 @@
+"""Fixtures every test shares: one loopback S3 server per session, a fresh bucket per
+test, the store and the run resources on it, and a local xAI server.
+
+Tests configure runs through resources and commands through an explicit environment
+mapping; none changes the process environment to point the code somewhere.
+"""
+
 from __future__ import annotations
 
 import threading
 import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
 
-import boto3
 import pytest
 
-from grok_assets.config import Location
-from grok_assets.s3_server import loopback_s3_server
+from grok_assets.dev.s3_server import LoopbackS3, loopback_s3_server
+from grok_assets.layout import Location
+from grok_assets.settings import DEFAULT_PREFIX, Settings
 from grok_assets.storage import S3Store
-from grok_assets_tests.buckets import REGION, use_loopback_bucket
-from grok_assets_tests.chat_server import FakeXai, make_handler
+from grok_assets_tests.support.chat_server import FakeXai, make_handler
+from grok_assets_tests.support.pipeline import Pipeline
+
+_SYSTEM = Path(__file__).parent / "system"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Everything under system/ (browser, PostgreSQL, subprocesses, soak) is marked, so
+    # that `pytest -m "not system"` is the quick loop.
+    for item in items:
+        if _SYSTEM in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.system)
 
 
 @pytest.fixture(scope="session")
-def s3_endpoint() -> Iterator[str]:
-    with loopback_s3_server() as endpoint:
-        yield endpoint
+def s3() -> Iterator[LoopbackS3]:
+    with loopback_s3_server() as server:
+        yield server
 
 
 @pytest.fixture
-def s3_env(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    """A fresh bucket on the loopback server, configured through the environment
-    exactly as an operator would configure a real store."""
-    return use_loopback_bucket(monkeypatch, s3_endpoint, f"grok-test-{uuid.uuid4().hex[:12]}")
+def bucket(s3: LoopbackS3) -> str:
+    name = f"grok-test-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(name)
+    return name
 
 
 @pytest.fixture
-def s3_client(s3_env: dict[str, str]):  # type: ignore[no-untyped-def]
-    return boto3.client("s3", endpoint_url=s3_env["AWS_ENDPOINT_URL"], region_name=REGION)
+def s3_client(s3: LoopbackS3) -> Any:
+    return s3.client()
 
 
 @pytest.fixture
-def store(s3_env: dict[str, str], s3_client) -> S3Store:  # type: ignore[no-untyped-def]
-    return S3Store(s3_client, Location(bucket=s3_env["S3_BUCKET"], prefix=s3_env["S3_PREFIX"]))
+def store(s3_client: Any, bucket: str) -> S3Store:
+    """A store on the bucket through the ``s3_client`` fixture's client, so a test can
+    watch that client's requests."""
+    return S3Store(s3_client, Location(bucket, DEFAULT_PREFIX))
 
 
 @pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeXai]:
-    # A proxy configured in the environment must not intercept loopback traffic.
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+def environ(s3: LoopbackS3, bucket: str) -> dict[str, str]:
+    """The environment an operator would set for this bucket (commands, subprocesses)."""
+    return {**s3.environ(bucket), "GROK_SELECTOR": "replay"}
+
+
+@pytest.fixture
+def settings(environ: dict[str, str]) -> Settings:
+    return Settings(environ)
+
+
+@pytest.fixture
+def pipeline(s3: LoopbackS3, bucket: str) -> Pipeline:
+    return Pipeline(s3, bucket)
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeXai]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
     fake_xai = FakeXai(base_url=f"http://127.0.0.1:{server.server_address[1]}/v1")
     server.RequestHandlerClass = make_handler(fake_xai)

@@ -19,6 +19,7 @@ from typing import Any
 import pyarrow as pa
 
 from grok_assets.schemas import CANDIDATE_SCHEMA
+from grok_assets.trading_calendar import ISO_DATE
 
 MIN_ITEMS = 10
 MAX_ITEMS = 15
@@ -30,7 +31,6 @@ MENTION_WEIGHT = 0.1
 # JPX has issued codes with letters (e.g. "130A") since 2024 alongside the classic
 # four digits; the 1st and 3rd characters are always digits.
 _CODE = re.compile(r"^(\d[0-9A-Z]\d[0-9A-Z])(?:\.T)?$")
-_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _TEXT_FIELDS = ("stock_name", "reason", "category")
 _EXCERPT = 300
 
@@ -171,7 +171,7 @@ def parse_model_answer(
     text: str, *, trading_date: str, model: str, prompt_version: str, source: str
 ) -> pa.Table:
     """Validate a model answer and return it as a CANDIDATE_SCHEMA table sorted by grok_rank."""
-    if not _ISO_DATE.match(trading_date):
+    if not ISO_DATE.match(trading_date):
         raise ValueError(f"trading_date must be YYYY-MM-DD, got {trading_date!r}")
     items = extract_json_array(text, source=source)
     if not MIN_ITEMS <= len(items) <= MAX_ITEMS:

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import pandas as pd
 import pyarrow as pa
 
-from grok_assets import keys, trading_calendar
+from grok_assets import layout, trading_calendar
 from grok_assets.selection.prompt import NO_HISTORY
-from grok_assets.storage import S3Store
+from grok_assets.storage import S3Store, read_parquet_rows
 
 FEEDBACK_DAYS = 5
 TOP_PICKS = 3
@@ -219,8 +219,8 @@ def load_feedback(
     None when there is no archive yet or it holds none of those days."""
     window = feedback_window(trading_day, days)
     # A filtered ranged read: only the row groups holding the window are fetched.
-    table = store.read_parquet_rows(
-        keys.ARCHIVE, columns=COLUMNS, filters=[("backtest_date", "in", window)]
+    table = read_parquet_rows(
+        store, layout.ARCHIVE, columns=COLUMNS, filters=[("backtest_date", "in", window)]
     )
     if table is None:
         return None

@@ -8,6 +8,12 @@ import re
 import openai
 from openai.types.chat import ChatCompletion
 
+from grok_assets.settings import (
+    DEFAULT_XAI_BASE_URL,
+    DEFAULT_XAI_MAX_ATTEMPTS,
+    DEFAULT_XAI_TIMEOUT_S,
+)
+
 TEMPERATURE = 0.2
 _MESSAGE_LIMIT = 200
 # xAI keys look like "xai-..."; redacted from server messages in case one is echoed.
@@ -29,9 +35,9 @@ class XaiSelectionError(RuntimeError):
 class XaiClientSettings:
     api_key: str = dataclasses.field(repr=False)
     model: str
-    base_url: str = "https://api.x.ai/v1"
-    timeout_s: float = 120.0
-    max_attempts: int = 4
+    base_url: str = DEFAULT_XAI_BASE_URL
+    timeout_s: float = DEFAULT_XAI_TIMEOUT_S
+    max_attempts: int = DEFAULT_XAI_MAX_ATTEMPTS
 
 
 def _redact(text: str, api_key: str) -> str:

@@ -1,0 +1,93 @@
+"""Benchmark 5: ``grok-assets verify --date D`` as an operator runs it, a whole process,
+against the seed document's ``verify_s3_backup`` as a whole process, on the same bucket.
+
+Both are started the same way (this interpreter, a clean environment pointing at the
+bucket) and alternate within each round, so that a busy moment of the machine hits
+both alike; one unmeasured round first warms the page cache and the ``.pyc`` files.
+The seed script is given the date too, so it skips reading the published selection:
+that only makes the naive side faster.
+"""
+
+from __future__ import annotations
+
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks.bench_cycle import Prepared
+from benchmarks.common import HISTORY_YEARS, REPO, child_env, ms, ratio
+
+SEED_SCRIPT = REPO / "benchmarks" / "seed_verify_s3_backup.py"
+
+
+def _grok_assets() -> list[str]:
+    script = Path(sys.executable).parent / "grok-assets"
+    if script.exists():
+        return [str(script)]
+    found = shutil.which("grok-assets")
+    return [found] if found else [sys.executable, "-m", "grok_assets.cli.main"]
+
+
+def _timed(command: list[str], env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    completed = subprocess.run(command, env=env, cwd=REPO, capture_output=True, text=True)
+    elapsed = time.perf_counter() - start
+    if completed.returncode != 0 or "FAIL" in completed.stdout:
+        raise RuntimeError(
+            f"{' '.join(command)} exited {completed.returncode}:\n"
+            f"{completed.stdout[-2000:]}{completed.stderr[-2000:]}"
+        )
+    return elapsed
+
+
+def run(prepared: dict[int, Prepared], repeats: int) -> list[dict[str, Any]]:
+    results = []
+    for years in HISTORY_YEARS:
+        ready = prepared[years]
+        date = ready.published.strftime("%Y%m%d")
+        env = child_env(ready.env)
+        commands = {
+            "ours": [*_grok_assets(), "verify", "--date", date],
+            "seed": [sys.executable, str(SEED_SCRIPT), "--date", date],
+        }
+        for command in commands.values():
+            _timed(command, env)
+        times: dict[str, list[float]] = {name: [] for name in commands}
+        for round_ in range(repeats):
+            order = list(commands) if round_ % 2 == 0 else list(reversed(commands))
+            for name in order:
+                times[name].append(_timed(commands[name], env))
+        ours, seed = statistics.median(times["ours"]), statistics.median(times["seed"])
+        results.append(
+            {
+                "years": years,
+                "date": ready.published.isoformat(),
+                "ours_s": ours,
+                "seed_s": seed,
+                "ratio": seed / ours,
+                "ours_runs": times["ours"],
+                "seed_runs": times["seed"],
+            }
+        )
+    return results
+
+
+def render(results: list[dict[str, Any]], repeats: int) -> tuple[str, list[list[str]]]:
+    headers = [
+        "history",
+        "`grok-assets verify --date`: median",
+        "seed `verify_s3_backup`: median",
+        "seed / ours",
+    ]
+    rows = [
+        [f"{r['years']} y", ms(r["ours_s"]), ms(r["seed_s"]), ratio(r["ratio"])] for r in results
+    ]
+    title = (
+        "5. `grok-assets verify --date` vs the seed document's `verify_s3_backup`, each a "
+        f"whole process (median of {repeats} alternating runs)"
+    )
+    return title, [headers, *rows]

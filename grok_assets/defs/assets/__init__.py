@@ -1,0 +1,1 @@
+"""One module per asset, named after its asset key."""

@@ -1,0 +1,31 @@
+"""``grok_trending_daily[N]``: N's candidates backtested on N's bars, as the daily backup."""
+
+from dagster import AssetDep, AssetExecutionContext, MaterializeResult, MetadataValue, asset
+
+from grok_assets.backup.daily import write_daily_backup
+from grok_assets.defs.partitions import partition_date, trading_day_partitions
+from grok_assets.defs.resources import StorageResource
+
+
+@asset(
+    key="grok_trending_daily",
+    group_name="grok",
+    partitions_def=trading_day_partitions(),
+    deps=[AssetDep("grok_candidates"), AssetDep("prices_daily"), AssetDep("prices_5m")],
+    kinds={"s3", "parquet", "pandas"},
+    description="Backtest of the day's candidates on the day's bars; the daily backup file.",
+)
+def grok_trending_daily(
+    context: AssetExecutionContext, storage: StorageResource
+) -> MaterializeResult:
+    store = storage.store()
+    outcome = write_daily_backup(store, partition_date(context.partition_key))
+    return MaterializeResult(
+        metadata={
+            "uri": MetadataValue.path(store.uri(outcome.key)),
+            "rows": outcome.rows,
+            "md5": outcome.md5,
+            "written": outcome.written,
+            "tickers_without_bars": ", ".join(outcome.tickers_without_bars) or "none",
+        }
+    )

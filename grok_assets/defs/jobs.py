@@ -1,0 +1,41 @@
+"""The jobs: 16:00 backtest, 23:00 selection, checks-only verification (retention is in
+:mod:`.retention`). Each names every check it runs; selecting an asset never brings
+its checks along unasked."""
+
+from dagster import AssetSelection, define_asset_job
+
+from grok_assets.defs.checks.backups import (
+    archive_contains_target_date,
+    daily_backup_exists,
+    manifest_matches_s3,
+)
+from grok_assets.defs.checks.calendar import trading_calendar_horizon
+
+GATE_CHECKS = (daily_backup_exists, archive_contains_target_date)
+
+
+def _assets(*keys: str) -> AssetSelection:
+    return AssetSelection.assets(*keys).without_checks()
+
+
+backtest_job = define_asset_job(
+    name="backtest_job",
+    selection=_assets("grok_trending_daily", "grok_trending_archive", "grok_manifest")
+    | AssetSelection.checks(*GATE_CHECKS, manifest_matches_s3),
+    description="16:00 Tokyo: backtest the day's candidates, back them up, update the manifest.",
+)
+
+# The gate checks are selected without their assets: they run against what S3 holds
+# now and, being blocking, stop grok_trending in this run when they fail.
+selection_job = define_asset_job(
+    name="selection_job",
+    selection=_assets("grok_candidates", "grok_trending", "grok_manifest")
+    | AssetSelection.checks(*GATE_CHECKS, manifest_matches_s3, trading_calendar_horizon),
+    description="23:00 Tokyo: ask Grok for the next trading day, publish only behind the gate.",
+)
+
+verify_backups_job = define_asset_job(
+    name="verify_backups_job",
+    selection=AssetSelection.checks(*GATE_CHECKS, manifest_matches_s3, trading_calendar_horizon),
+    description="Checks only, against S3: is the published selection backed up?",
+)

@@ -1,0 +1,59 @@
+"""Each job runs exactly the checks it names: selecting an asset never brings a check along
+unasked, and none that the gate needs is missing."""
+
+from __future__ import annotations
+
+import pytest
+
+from grok_assets.definitions import defs
+
+GATE = {
+    "grok_trending_daily:daily_backup_exists",
+    "grok_trending_archive:archive_contains_target_date",
+}
+MANIFEST = {"grok_manifest:manifest_matches_s3"}
+HORIZON = {"grok_candidates:trading_calendar_horizon"}
+
+
+def checks_of(job_name: str) -> set[str]:
+    job = defs.resolve_job_def(job_name)
+    return {key.to_user_string() for key in job.asset_layer.asset_graph.asset_check_keys}
+
+
+def assets_of(job_name: str) -> set[str]:
+    job = defs.resolve_job_def(job_name)
+    return {key.to_user_string() for key in job.asset_layer.selected_asset_keys}
+
+
+@pytest.mark.parametrize(
+    ("job_name", "checks", "assets"),
+    [
+        (
+            "selection_job",
+            GATE | MANIFEST | HORIZON,
+            {"grok_candidates", "grok_trending", "grok_manifest"},
+        ),
+        (
+            "backtest_job",
+            GATE | MANIFEST,
+            {"grok_trending_daily", "grok_trending_archive", "grok_manifest"},
+        ),
+        ("verify_backups_job", GATE | MANIFEST | HORIZON, set()),
+    ],
+)
+def test_each_job_runs_exactly_its_checks_and_assets(
+    job_name: str, checks: set[str], assets: set[str]
+) -> None:
+    assert checks_of(job_name) == checks
+    assert assets_of(job_name) == assets
+
+
+def test_the_gate_checks_are_blocking_errors() -> None:
+    specs = {
+        spec.key.to_user_string(): spec
+        for check in defs.asset_checks or []
+        for spec in check.check_specs
+    }
+    for name in GATE | MANIFEST:
+        assert specs[name].blocking, name
+    assert not specs[next(iter(HORIZON))].blocking
