@@ -9,21 +9,17 @@ operation itself added.
 from __future__ import annotations
 
 import json
-import shutil
 import sys
-from pathlib import Path
 from typing import Any
 
 from benchmarks.bench_cycle import Prepared, run_job
-from benchmarks.common import HISTORY_YEARS, child_env, ratio, run_measuring_memory
-
-
-def _grok_assets() -> list[str]:
-    script = Path(sys.executable).parent / "grok-assets"
-    if script.exists():
-        return [str(script)]
-    found = shutil.which("grok-assets")
-    return [found] if found else [sys.executable, "-m", "grok_assets.cli.main"]
+from benchmarks.common import (
+    HISTORY_YEARS,
+    child_env,
+    grok_assets_command,
+    ratio,
+    run_measuring_memory,
+)
 
 
 def _worker(*args: str) -> list[str]:
@@ -48,7 +44,7 @@ def run(prepared: dict[int, Prepared]) -> dict[str, Any]:
         # The day the cycle benchmark backtested with our gate: backed up and archived.
         checked = ready.days[0].isoformat()
         verify, output = _measure(
-            [*_grok_assets(), "verify", "--date", checked], ready.env, "verify"
+            [*grok_assets_command(), "verify", "--date", checked], ready.env, "verify"
         )
         if "FAIL" in output:
             raise RuntimeError(f"verify found {checked} not backed up:\n{output}")

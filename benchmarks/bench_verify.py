@@ -10,26 +10,16 @@ that only makes the naive side faster.
 
 from __future__ import annotations
 
-import shutil
 import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 from benchmarks.bench_cycle import Prepared
-from benchmarks.common import HISTORY_YEARS, REPO, child_env, ms, ratio
+from benchmarks.common import HISTORY_YEARS, REPO, child_env, grok_assets_command, ms, ratio
 
 SEED_SCRIPT = REPO / "benchmarks" / "seed_verify_s3_backup.py"
-
-
-def _grok_assets() -> list[str]:
-    script = Path(sys.executable).parent / "grok-assets"
-    if script.exists():
-        return [str(script)]
-    found = shutil.which("grok-assets")
-    return [found] if found else [sys.executable, "-m", "grok_assets.cli.main"]
 
 
 def _timed(command: list[str], env: dict[str, str]) -> float:
@@ -51,7 +41,7 @@ def run(prepared: dict[int, Prepared], repeats: int) -> list[dict[str, Any]]:
         date = ready.published.strftime("%Y%m%d")
         env = child_env(ready.env)
         commands = {
-            "ours": [*_grok_assets(), "verify", "--date", date],
+            "ours": [*grok_assets_command(), "verify", "--date", date],
             "seed": [sys.executable, str(SEED_SCRIPT), "--date", date],
         }
         for command in commands.values():

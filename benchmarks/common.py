@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -120,6 +121,15 @@ def run_measuring_memory(
         measured = json.loads(verdict.read_text())
         text = log.read_text(errors="replace")
     return int(measured["status"]), measured["maxrss_kib"] / 1024, text
+
+
+def grok_assets_command() -> list[str]:
+    """How an operator starts ``grok-assets``: the console script of this interpreter."""
+    script = Path(sys.executable).parent / "grok-assets"
+    if script.exists():
+        return [str(script)]
+    found = shutil.which("grok-assets")
+    return [found] if found else [sys.executable, "-m", "grok_assets.cli.main"]
 
 
 def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
