@@ -16,7 +16,12 @@ import pyarrow as pa
 
 from grok_assets import trading_calendar
 from grok_assets.backup.archive import DATE_COLUMN, upsert_date
-from grok_assets.schemas import BACKTEST_SCHEMA
+from grok_assets.schemas import (
+    BACKTEST_SCHEMA,
+    HOLD_UNTIL_CLOSE,
+    stop_loss_reason,
+    take_profit_reason,
+)
 
 ROWS_PER_DAY = 15
 TRADING_DAYS_PER_YEAR = 250
@@ -44,8 +49,7 @@ _PHRASES = np.array(
         "寄り付き後の押し目買いに妙味",
     ]
 )
-_EXIT_REASONS = np.array(["take_profit", "stop_loss", "close"])
-_DATA_SOURCES = np.array(["5m", "daily_only", "no_bars"])
+_DATA_SOURCES = np.array(["5min", "1d", "no_bars"])
 _ACCOUNTS = np.array(["@kabu_trader", "@market_watch", "@tokyo_daytrade", "@nikkei_flash"])
 
 
@@ -103,7 +107,7 @@ def backtest_table(
     )  # selection is made the evening before
     codes = rng.integers(1300, 9999, n).astype(str)
     source = rng.choice(_DATA_SOURCES, n, p=[0.9, 0.08, 0.02])
-    has_5m = source == "5m"
+    has_5m = source == "5min"
     has_daily = source != "no_bars"
     buy = np.round(np.exp(rng.uniform(np.log(300), np.log(30_000), n)))
     move = rng.normal(0, 0.025, (n, 4))
@@ -135,25 +139,27 @@ def backtest_table(
         "high": pa.array(high, mask=~has_daily),
         "low": pa.array(low, mask=~has_daily),
         "volume": pa.array(rng.integers(10_000, 50_000_000, n), mask=~has_daily),
-        "phase1_sell_price": pa.array(morning, mask=~has_5m),
+        "sell_price": pa.array(morning, mask=~has_5m),
     }
     for name, sell, valid in (("phase1", morning, has_5m), ("phase2", close, has_daily)):
         ret, win, profit = _returns(rng, buy, sell, valid)
         columns[f"{name}_return"], columns[f"{name}_win"] = ret, win
-        columns[f"{name}_profit_per_100"] = profit
-    columns["phase2_sell_price"] = pa.array(close, mask=~has_daily)
+        columns[f"profit_per_100_shares_{name}"] = profit
     for level in (1, 2, 3):
         stem = f"phase3_{level}pct"
-        reason = rng.choice(_EXIT_REASONS, n)
+        reasons = np.array([take_profit_reason(level), stop_loss_reason(level), HOLD_UNTIL_CLOSE])
+        reason = rng.choice(reasons, n)
         exit_price = np.select(
-            [reason == "take_profit", reason == "stop_loss"],
+            [reason == reasons[0], reason == reasons[1]],
             [buy * (1 + level / 100), buy * (1 - level / 100)],
             close,
         )
         ret, win, profit = _returns(rng, buy, exit_price, has_5m)
         columns[f"{stem}_return"], columns[f"{stem}_win"] = ret, win
         columns[f"{stem}_exit_reason"] = pa.array(reason, mask=~has_5m)
-        columns[f"{stem}_profit_per_100"] = profit
+        columns[f"profit_per_100_shares_{stem}"] = profit
+    columns["morning_high"] = pa.array(np.maximum(buy, morning), mask=~has_5m)
+    columns["morning_low"] = pa.array(np.minimum(buy, morning), mask=~has_5m)
     columns["morning_max_gain_pct"] = pa.array(np.abs(move[:, 1]) * 100, mask=~has_5m)
     columns["morning_max_drawdown_pct"] = pa.array(-np.abs(move[:, 2]) * 100, mask=~has_5m)
     columns["daily_max_gain_pct"] = pa.array((high / buy - 1) * 100, mask=~has_daily)

@@ -1,32 +1,42 @@
 """Backtest of one day's candidates on that day's price bars.
 
-Rules (one row per candidate, ordered by ``grok_rank``; nothing is ever dropped):
+Rules (one row per candidate, ordered by ``grok_rank``; nothing is ever dropped). Column
+names and vocabularies are the archive's established ones (UPSTREAM.md); where this
+project's rule differs from the previous pipeline's, both are given.
 
 - Bars are those whose ``date`` equals the backtest date; a bar with any null price is
   treated as missing. 5-minute bar times are taken in Asia/Tokyo (naive times are read
-  as Tokyo time); a bar is a *morning* bar when it starts before 11:30.
-- ``data_source``: ``"5m"`` when the ticker has 5-minute bars, ``"daily_only"`` when it
-  has only a daily bar, ``"no_bars"`` when it has neither (every metric null).
+  as Tokyo time); a bar is a *morning* bar when it is stamped 09:00-11:30.
+- ``data_source``: ``"5min"`` when the ticker has 5-minute bars, ``"1d"`` when it has
+  only a daily bar, ``"no_bars"`` when it has neither (halt, delisting: the row is kept
+  with every metric null; the previous pipeline dropped such a ticker).
 - ``buy_price`` is the daily open; ``daily_close``/``high``/``low``/``volume`` come from
   the daily bar. Each falls back separately to the 5-minute bars (first open, last close,
   max high, min low, summed volume) when the daily bar lacks it.
 - Returns are fractions: ``return = sell / buy_price - 1``, ``win = return > 0``,
-  ``profit_per_100 = (sell - buy_price) * 100`` (one 100-share lot, in yen). All three are
-  null when ``buy_price`` is missing or not positive. Null wins are null, not False.
-- phase1 sells at the close of the last morning bar (normally 11:25); null without 5m
-  bars or without any morning bar.
-- phase2 sells at ``daily_close``; computed for ``"5m"`` and ``"daily_only"``.
-- phase3 (levels 1, 2, 3 %): take-profit at ``buy * (1 + x)``, stop-loss at
+  ``profit_per_100_shares_* = (sell - buy_price) * 100`` (one 100-share lot, in yen). All
+  three are null when ``buy_price`` is missing or not positive. Null wins are null, not
+  False.
+- phase 1 sells at ``sell_price``, the close of the last morning bar; null without 5m
+  bars or without any morning bar. ``morning_high``/``morning_low`` are the morning
+  bars' extremes.
+- phase 2 sells at ``daily_close``; computed for ``"5min"`` and ``"1d"``.
+- phase 3 (levels 1, 2, 3 %): take-profit at ``buy * (1 + x)``, stop-loss at
   ``buy * (1 - x)``. Bars are scanned in time order from the first bar of the day; the
-  first bar whose high reaches TP or low reaches SL decides, and SL wins when one bar
-  reaches both. The exit price is exactly the level, even when a bar opens beyond it.
-  Untouched levels exit at ``daily_close`` with reason ``"close"``. Null without 5m bars.
+  first bar whose high reaches TP or low reaches SL decides. The exit price is exactly
+  the level, even when a bar opens beyond it. Exit reasons ``profit_take_x.0%``,
+  ``stop_loss_-x.0%``, ``hold_until_close``; null without 5m bars.
+  *This project*: a bar reaching both levels counts as the stop-loss (the cautious
+  reading: within one bar the order of high and low is unknown), and an untouched
+  position exits at ``daily_close``. *The previous pipeline* decided both points by
+  rules of its own (UPSTREAM.md records its exit words, not those rules); its rows are
+  kept as written, and its older rows also hold ``eod_close`` and ``loss_cut_3.0%``.
 - ``morning_max_gain_pct``/``morning_max_drawdown_pct`` are the morning max high / min
-  low against ``buy_price`` in percent; ``daily_max_*`` use the daily high/low. Since the
-  position starts at ``buy_price``, gains are floored and drawdowns capped at 0.
+  low against ``buy_price`` in percent; ``daily_max_*`` use the daily high/low; like
+  the previous pipeline's, they are not floored at 0.
 - No fill model: the buy is assumed filled at the open even on a limit-up open that then
   never trades. Such a day (open == high == low == close, zero-volume bars) simply gives
-  returns of 0, ``win`` False and phase3 reason ``"close"``.
+  returns of 0, ``win`` False and phase 3 reason ``hold_until_close``.
 """
 
 from __future__ import annotations
@@ -37,11 +47,18 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from grok_assets.schemas import BACKTEST_SCHEMA, TOKYO
+from grok_assets.schemas import (
+    BACKTEST_SCHEMA,
+    HOLD_UNTIL_CLOSE,
+    PHASE3_LEVELS,
+    TOKYO,
+    stop_loss_reason,
+    take_profit_reason,
+)
 from grok_assets.trading_calendar import parse_date
 
-PHASE3_LEVELS = (1, 2, 3)
-MORNING_END_MINUTE = 11 * 60 + 30
+# The last minute a morning bar may be stamped (the session closes at 11:30).
+MORNING_LAST_MINUTE = 11 * 60 + 30
 
 _PRICES = ("open", "high", "low", "close")
 _CARRIED = (
@@ -115,7 +132,7 @@ def _metrics(tickers: pd.Index, daily: pd.DataFrame, m5: pd.DataFrame) -> pd.Dat
 
     o, h, lo, c, v = (grid(field) for field in (*_PRICES, "volume"))
     morning = np.zeros(width, dtype=bool)
-    morning[: len(slots)] = slots.hour * 60 + slots.minute < MORNING_END_MINUTE
+    morning[: len(slots)] = slots.hour * 60 + slots.minute <= MORNING_LAST_MINUTE
     has_5m = ~np.isnan(o).all(axis=1)
 
     def daily_or(field: str, fallback: np.ndarray) -> np.ndarray:
@@ -131,14 +148,16 @@ def _metrics(tickers: pd.Index, daily: pd.DataFrame, m5: pd.DataFrame) -> pd.Dat
     base = np.where(buy > 0, buy, np.nan)  # guards every ratio against zero/absent buys
 
     out: dict[str, object] = {
-        "data_source": np.select([has_5m, daily["open"].notna()], ["5m", "daily_only"], "no_bars"),
+        "data_source": np.select([has_5m, daily["open"].notna()], ["5min", "1d"], "no_bars"),
         "buy_price": buy,
         "daily_close": close,
         "high": high,
         "low": low,
         "volume": pd.array(volume).astype("Int64"),
     }
-    out |= _trade("phase1", base, _first(c[:, morning][:, ::-1]))
+    phase1_exit = _first(c[:, morning][:, ::-1])
+    out["sell_price"] = phase1_exit
+    out |= _trade("phase1", base, phase1_exit)
     out |= _trade("phase2", base, close)
     rows = np.arange(len(tickers))
     for level in PHASE3_LEVELS:
@@ -150,20 +169,21 @@ def _metrics(tickers: pd.Index, daily: pd.DataFrame, m5: pd.DataFrame) -> pd.Dat
         stopped = touched & hit_stop[rows, first_hit]
         valid = has_5m & ~np.isnan(base)
         exit_price = np.where(valid, np.select([stopped, touched], [stop, take], close), np.nan)
-        stem = f"phase3_{level}pct"
-        trade = _trade(stem, base, exit_price)
-        reason = np.select([stopped, touched], ["stop_loss", "take_profit"], "close")
-        out |= {
-            f"{stem}_return": trade[f"{stem}_return"],
-            f"{stem}_win": trade[f"{stem}_win"],
-            f"{stem}_exit_reason": np.where(valid, reason, None),
-            f"{stem}_profit_per_100": trade[f"{stem}_profit_per_100"],
-        }
+        reason = np.select(
+            [stopped, touched],
+            [stop_loss_reason(level), take_profit_reason(level)],
+            HOLD_UNTIL_CLOSE,
+        )
+        out |= _trade(f"phase3_{level}pct", base, exit_price)
+        out[f"phase3_{level}pct_exit_reason"] = np.where(valid, reason, None)
+    morning_high, morning_low = _fmax(h[:, morning]), _fmin(lo[:, morning])
     out |= {
-        "morning_max_gain_pct": _gain_pct(_fmax(h[:, morning]), base),
-        "morning_max_drawdown_pct": _drawdown_pct(_fmin(lo[:, morning]), base),
-        "daily_max_gain_pct": _gain_pct(high, base),
-        "daily_max_drawdown_pct": _drawdown_pct(low, base),
+        "morning_high": morning_high,
+        "morning_low": morning_low,
+        "morning_max_gain_pct": _pct(morning_high, base),
+        "morning_max_drawdown_pct": _pct(morning_low, base),
+        "daily_max_gain_pct": _pct(high, base),
+        "daily_max_drawdown_pct": _pct(low, base),
     }
     return pd.DataFrame(out, index=tickers)
 
@@ -172,10 +192,9 @@ def _trade(stem: str, base: np.ndarray, sell: np.ndarray) -> dict[str, object]:
     ret = sell / base - 1
     win = pd.array(np.where(np.isnan(ret), None, ret > 0), dtype="boolean")
     return {
-        f"{stem}_sell_price": sell,
         f"{stem}_return": ret,
         f"{stem}_win": win,
-        f"{stem}_profit_per_100": (sell - base) * 100,
+        f"profit_per_100_shares_{stem}": (sell - base) * 100,
     }
 
 
@@ -194,9 +213,5 @@ def _fmin(values: np.ndarray) -> np.ndarray:
     return np.fmin.reduce(values, axis=1, initial=np.nan)
 
 
-def _gain_pct(price: np.ndarray, base: np.ndarray) -> np.ndarray:
-    return np.maximum((price / base - 1) * 100, 0.0)
-
-
-def _drawdown_pct(price: np.ndarray, base: np.ndarray) -> np.ndarray:
-    return np.minimum((price / base - 1) * 100, 0.0)
+def _pct(price: np.ndarray, base: np.ndarray) -> np.ndarray:
+    return (price / base - 1) * 100

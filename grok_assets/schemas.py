@@ -60,22 +60,25 @@ CANDIDATE_SCHEMA = pa.schema(
     ]
 )
 
-_PHASE3_LEVELS = (1, 2, 3)
+PHASE3_LEVELS = (1, 2, 3)
 
 
 def _phase3_fields() -> list[pa.Field]:
     fields: list[pa.Field] = []
-    for level in _PHASE3_LEVELS:
+    for level in PHASE3_LEVELS:
         stem = f"phase3_{level}pct"
         fields += [
             pa.field(f"{stem}_return", pa.float64()),
             pa.field(f"{stem}_win", pa.bool_()),
             pa.field(f"{stem}_exit_reason", pa.string()),
-            pa.field(f"{stem}_profit_per_100", pa.float64()),
+            pa.field(f"profit_per_100_shares_{stem}", pa.float64()),
         ]
     return fields
 
 
+# The established column names of the archive and the daily backups (UPSTREAM.md), which
+# the API server and the dashboards read; the project's own additions (code, the model's
+# scores, model, ...) come after the names they sit beside.
 BACKTEST_SCHEMA = pa.schema(
     [
         pa.field("selection_date", pa.string(), nullable=False),
@@ -95,25 +98,64 @@ BACKTEST_SCHEMA = pa.schema(
         pa.field("model", pa.string()),
         pa.field("data_source", pa.string(), nullable=False),
         pa.field("buy_price", pa.float64()),
+        # Phase 1's exit: the close of the last morning bar.
+        pa.field("sell_price", pa.float64()),
         pa.field("daily_close", pa.float64()),
         pa.field("high", pa.float64()),
         pa.field("low", pa.float64()),
         pa.field("volume", pa.int64()),
-        pa.field("phase1_sell_price", pa.float64()),
         pa.field("phase1_return", pa.float64()),
         pa.field("phase1_win", pa.bool_()),
-        pa.field("phase1_profit_per_100", pa.float64()),
-        pa.field("phase2_sell_price", pa.float64()),
+        pa.field("profit_per_100_shares_phase1", pa.float64()),
         pa.field("phase2_return", pa.float64()),
         pa.field("phase2_win", pa.bool_()),
-        pa.field("phase2_profit_per_100", pa.float64()),
+        pa.field("profit_per_100_shares_phase2", pa.float64()),
         *_phase3_fields(),
+        pa.field("morning_high", pa.float64()),
+        pa.field("morning_low", pa.float64()),
         pa.field("morning_max_gain_pct", pa.float64()),
         pa.field("morning_max_drawdown_pct", pa.float64()),
         pa.field("daily_max_gain_pct", pa.float64()),
         pa.field("daily_max_drawdown_pct", pa.float64()),
     ]
 )
+
+# The vocabularies the archive's readers know.
+DATA_SOURCES = ("5min", "1d", "no_bars")
+HOLD_UNTIL_CLOSE = "hold_until_close"
+
+
+def take_profit_reason(level: int) -> str:
+    return f"profit_take_{level:.1f}%"
+
+
+def stop_loss_reason(level: int) -> str:
+    return f"stop_loss_-{level:.1f}%"
+
+
+# pandas 2 wrote strings as ``string``, pandas 3 as ``large_string``; both, and a string
+# view or dictionary, are one type to every reader here.
+def is_string_like(data_type: pa.DataType) -> bool:
+    if pa.types.is_dictionary(data_type):
+        return is_string_like(data_type.value_type)
+    return bool(
+        pa.types.is_string(data_type)
+        or pa.types.is_large_string(data_type)
+        or pa.types.is_string_view(data_type)
+    )
+
+
+def is_date_like(data_type: pa.DataType) -> bool:
+    return bool(pa.types.is_date(data_type) or pa.types.is_timestamp(data_type))
+
+
+def plain_type(data_type: pa.DataType) -> pa.DataType:
+    """``data_type`` with every string-like part spelled ``string``."""
+    if is_string_like(data_type):
+        return pa.string()
+    if pa.types.is_list(data_type) or pa.types.is_large_list(data_type):
+        return pa.list_(plain_type(data_type.value_type))
+    return data_type
 
 
 class SchemaMismatchError(ValueError):

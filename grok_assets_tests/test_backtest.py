@@ -16,6 +16,8 @@ from grok_assets.schemas import (
     BARS_5M_SCHEMA,
     CANDIDATE_SCHEMA,
     DAILY_BARS_SCHEMA,
+    DATA_SOURCES,
+    HOLD_UNTIL_CLOSE,
 )
 
 DAY = "2025-01-06"
@@ -56,9 +58,9 @@ BARS_5M: dict[str, list[tuple[str, float, float, float, float, int]]] = {
 DAILY: list[tuple[str, float, float, float, float, int]] = [
     ("1001.T", 1000, 1035, 978, 1020, 280),
     ("1002.T", 2000, 2050, 1950, 2040, 40),
-    ("1003.T", 500, 520, 490, 510, 1000),  # daily_only
+    ("1003.T", 500, 520, 490, 510, 1000),  # 1d: no 5-minute bars
     ("1006.T", 1500, 1500, 1500, 1500, 5000),
-    ("1007.T", 700, 700, 700, 700, 0),  # daily_only limit-up, never traded
+    ("1007.T", 700, 700, 700, 700, 0),  # 1d limit-up, never traded
 ]
 
 # (ticker, grok_rank); input order deliberately differs from rank order.
@@ -74,70 +76,87 @@ CANDIDATES = [
 
 BASE_COLUMNS = ("data_source", "buy_price", "daily_close", "high", "low", "volume")
 EXPECTED_BASE = {
-    "1001.T": ("5m", 1000.0, 1020.0, 1035.0, 978.0, 280),
-    "1002.T": ("5m", 2000.0, 2040.0, 2050.0, 1950.0, 40),
-    "1003.T": ("daily_only", 500.0, 510.0, 520.0, 490.0, 1000),
+    "1001.T": ("5min", 1000.0, 1020.0, 1035.0, 978.0, 280),
+    "1002.T": ("5min", 2000.0, 2040.0, 2050.0, 1950.0, 40),
+    "1003.T": ("1d", 500.0, 510.0, 520.0, 490.0, 1000),
     "1004.T": ("no_bars", None, None, None, None, None),
-    "1005.T": ("5m", 800.0, 828.0, 830.0, 790.0, 50),
-    "1006.T": ("5m", 1500.0, 1500.0, 1500.0, 1500.0, 5000),
-    "1007.T": ("daily_only", 700.0, 700.0, 700.0, 700.0, 0),
+    "1005.T": ("5min", 800.0, 828.0, 830.0, 790.0, 50),
+    "1006.T": ("5min", 1500.0, 1500.0, 1500.0, 1500.0, 5000),
+    "1007.T": ("1d", 700.0, 700.0, 700.0, 700.0, 0),
 }
 
-PHASE_COLUMNS = tuple(
-    f"phase{n}_{what}" for n in (1, 2) for what in ("sell_price", "return", "win", "profit_per_100")
+# Phase 1 sells at ``sell_price``; phase 2 at ``daily_close`` (in EXPECTED_BASE).
+PHASE_COLUMNS = (
+    "sell_price",
+    *(
+        name
+        for n in (1, 2)
+        for name in (f"phase{n}_return", f"phase{n}_win", f"profit_per_100_shares_phase{n}")
+    ),
 )
 EXPECTED_PHASES = {
-    "1001.T": (1010.0, 0.01, True, 1000.0, 1020.0, 0.02, True, 2000.0),
-    "1002.T": (2020.0, 0.01, True, 2000.0, 2040.0, 0.02, True, 4000.0),
-    "1003.T": (None, None, None, None, 510.0, 0.02, True, 1000.0),
-    "1004.T": (None, None, None, None, None, None, None, None),
-    "1005.T": (None, None, None, None, 828.0, 0.035, True, 2800.0),
-    "1006.T": (1500.0, 0.0, False, 0.0, 1500.0, 0.0, False, 0.0),
-    "1007.T": (None, None, None, None, 700.0, 0.0, False, 0.0),
+    "1001.T": (1010.0, 0.01, True, 1000.0, 0.02, True, 2000.0),
+    "1002.T": (2020.0, 0.01, True, 2000.0, 0.02, True, 4000.0),
+    "1003.T": (None, None, None, None, 0.02, True, 1000.0),
+    "1004.T": (None, None, None, None, None, None, None),
+    "1005.T": (None, None, None, None, 0.035, True, 2800.0),
+    "1006.T": (1500.0, 0.0, False, 0.0, 0.0, False, 0.0),
+    "1007.T": (None, None, None, None, 0.0, False, 0.0),
 }
 
 PHASE3_COLUMNS = tuple(
-    f"phase3_{level}pct_{what}"
+    name
     for level in (1, 2, 3)
-    for what in ("return", "win", "exit_reason", "profit_per_100")
+    for name in (
+        f"phase3_{level}pct_return",
+        f"phase3_{level}pct_win",
+        f"phase3_{level}pct_exit_reason",
+        f"profit_per_100_shares_phase3_{level}pct",
+    )
 )
 NO_PHASE3 = (None,) * 12
 EXPECTED_PHASE3 = {
     "1001.T": (
-        *(0.01, True, "take_profit", 1000.0),
-        *(-0.02, False, "stop_loss", -2000.0),
-        *(0.03, True, "take_profit", 3000.0),
+        *(0.01, True, "profit_take_1.0%", 1000.0),
+        *(-0.02, False, "stop_loss_-2.0%", -2000.0),
+        *(0.03, True, "profit_take_3.0%", 3000.0),
     ),
     "1002.T": (
-        *(-0.01, False, "stop_loss", -2000.0),
-        *(-0.02, False, "stop_loss", -4000.0),
-        *(0.02, True, "close", 4000.0),
+        *(-0.01, False, "stop_loss_-1.0%", -2000.0),
+        *(-0.02, False, "stop_loss_-2.0%", -4000.0),
+        *(0.02, True, "hold_until_close", 4000.0),
     ),
     "1003.T": NO_PHASE3,
     "1004.T": NO_PHASE3,
     "1005.T": (
-        *(-0.01, False, "stop_loss", -800.0),
-        *(0.02, True, "take_profit", 1600.0),
-        *(0.03, True, "take_profit", 2400.0),
+        *(-0.01, False, "stop_loss_-1.0%", -800.0),
+        *(0.02, True, "profit_take_2.0%", 1600.0),
+        *(0.03, True, "profit_take_3.0%", 2400.0),
     ),
-    "1006.T": (0.0, False, "close", 0.0) * 3,
+    "1006.T": (
+        *(0.0, False, "hold_until_close", 0.0),
+        *(0.0, False, "hold_until_close", 0.0),
+        *(0.0, False, "hold_until_close", 0.0),
+    ),
     "1007.T": NO_PHASE3,
 }
 
 EXTREME_COLUMNS = (
+    "morning_high",
+    "morning_low",
     "morning_max_gain_pct",
     "morning_max_drawdown_pct",
     "daily_max_gain_pct",
     "daily_max_drawdown_pct",
 )
 EXPECTED_EXTREMES = {
-    "1001.T": (1.8, -0.5, 3.5, -2.2),
-    "1002.T": (2.5, -2.5, 2.5, -2.5),
-    "1003.T": (None, None, 4.0, -2.0),
-    "1004.T": (None, None, None, None),
-    "1005.T": (None, None, 3.75, -1.25),
-    "1006.T": (0.0, 0.0, 0.0, 0.0),
-    "1007.T": (None, None, 0.0, 0.0),
+    "1001.T": (1018.0, 995.0, 1.8, -0.5, 3.5, -2.2),
+    "1002.T": (2050.0, 1950.0, 2.5, -2.5, 2.5, -2.5),
+    "1003.T": (None, None, None, None, 4.0, -2.0),
+    "1004.T": (None, None, None, None, None, None),
+    "1005.T": (None, None, None, None, 3.75, -1.25),
+    "1006.T": (1500.0, 1500.0, 0.0, 0.0, 0.0, 0.0),
+    "1007.T": (None, None, None, None, 0.0, 0.0),
 }
 
 
@@ -245,7 +264,7 @@ def test_ordered_by_rank_with_candidate_columns_carried(result: pa.Table) -> Non
 
 
 def test_null_booleans_are_null_not_false(result: pa.Table) -> None:
-    # daily_only and no_bars rows have no phase1 win; False would read as a loss.
+    # 1d and no_bars rows have no phase1 win; False would read as a loss.
     assert result.column("phase1_win").to_pylist()[2:4] == [None, None]
     assert result.column("phase1_win").null_count == 4
 
@@ -304,4 +323,52 @@ def test_gap_through_a_level_exits_exactly_at_the_level() -> None:
     row = run_backtest(_candidates([("1001.T", 1)]), daily, bars, DAY).to_pylist()[0]
     returns = [row[f"phase3_{level}pct_return"] for level in (1, 2, 3)]
     assert returns == pytest.approx([-0.01, -0.02, -0.03])
-    assert {row[f"phase3_{level}pct_exit_reason"] for level in (1, 2, 3)} == {"stop_loss"}
+    assert [row[f"phase3_{level}pct_exit_reason"] for level in (1, 2, 3)] == [
+        "stop_loss_-1.0%",
+        "stop_loss_-2.0%",
+        "stop_loss_-3.0%",
+    ]
+
+
+def test_a_bar_stamped_11_30_is_a_morning_bar() -> None:
+    # As the previous pipeline counted it: the morning is the bars stamped 09:00-11:30.
+    daily = _daily([("1001.T", 1000, 1040, 990, 1010, 30)])
+    bars = _bars_5m(
+        {
+            "1001.T": [
+                ("09:00", 1000, 1005, 995, 1002, 10),
+                ("11:30", 1002, 1040, 990, 1030, 10),
+                ("12:30", 1030, 1030, 1005, 1010, 10),
+            ]
+        }
+    )
+    row = run_backtest(_candidates([("1001.T", 1)]), daily, bars, DAY).to_pylist()[0]
+    assert (row["sell_price"], row["morning_high"], row["morning_low"]) == (1030.0, 1040.0, 990.0)
+
+
+def test_extremes_are_not_floored_at_zero() -> None:
+    # Every morning bar trades below the daily open: the best gain is a loss, as the
+    # archive's readers have always seen it.
+    daily = _daily([("1001.T", 1000, 1000, 980, 985, 20)])
+    bars = _bars_5m(
+        {"1001.T": [("09:00", 990, 995, 985, 988, 10), ("11:25", 988, 990, 982, 985, 10)]}
+    )
+    row = run_backtest(_candidates([("1001.T", 1)]), daily, bars, DAY).to_pylist()[0]
+    assert row["morning_max_gain_pct"] == pytest.approx(-0.5)
+    assert row["morning_max_drawdown_pct"] == pytest.approx(-1.8)
+
+
+def test_only_the_established_vocabularies_are_written(result: pa.Table) -> None:
+    assert set(result.column("data_source").to_pylist()) <= set(DATA_SOURCES)
+    reasons = {
+        value
+        for level in (1, 2, 3)
+        for value in result.column(f"phase3_{level}pct_exit_reason").to_pylist()
+        if value is not None
+    }
+    allowed = {HOLD_UNTIL_CLOSE} | {
+        word
+        for level in (1, 2, 3)
+        for word in (f"profit_take_{level}.0%", f"stop_loss_-{level}.0%")
+    }
+    assert reasons and reasons <= allowed

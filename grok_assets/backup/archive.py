@@ -1,5 +1,12 @@
-"""The archive's table rules: its schema, its order, its row groups, and the upsert that
-replaces one date's rows while proving no other date changed. Pure: no I/O."""
+"""The archive's table rules: its order, its row groups, its open schema, and the upsert
+that replaces one date's rows while proving no other date's rows changed. Pure: no I/O.
+
+The schema is open: the archive keeps every column its existing rows have (the previous
+pipeline's ``market_cap``, later ``seg_0930``, ``ml_prob``, ...), in their order and types,
+and gains the columns new rows bring. A row carries null where it has no value. String
+spellings (``large_string``, ``string_view``, dictionaries) and date types are read as
+this project writes them (:mod:`grok_assets.upstream`), which changes no value.
+"""
 
 from __future__ import annotations
 
@@ -11,11 +18,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from grok_assets.schemas import BACKTEST_DATE, BACKTEST_SCHEMA, SchemaMismatchError, require_schema
+from grok_assets.schemas import BACKTEST_DATE
+from grok_assets.upstream import UpstreamShapeError, plain_strings, with_iso_dates
 
 DATE_COLUMN = BACKTEST_DATE
 RANK_COLUMN = "grok_rank"
 _ORDER = [(DATE_COLUMN, "ascending"), (RANK_COLUMN, "ascending")]
+_REQUIRED = (DATE_COLUMN, "ticker", RANK_COLUMN)
 
 # At most this many rows per archive row group: about 1 MB of backtest rows, some 550
 # trading days at 15 picks a day. Every row group adds ~5.5 KB to the footer, which a
@@ -26,7 +35,8 @@ ARCHIVE_ROW_GROUP_ROWS = 8192
 
 
 class ArchiveIntegrityError(ValueError):
-    """An upsert would change rows it does not own; nothing is written."""
+    """An upsert would change rows it does not own, or a table cannot be an archive;
+    nothing is written."""
 
 
 def row_counts_by_date(table: pa.Table) -> Counter[str]:
@@ -43,23 +53,87 @@ def row_counts_by_date(table: pa.Table) -> Counter[str]:
     )
 
 
-def conform_to_archive(table: pa.Table, where: str) -> pa.Table:
-    """``table`` with exactly the archive's columns, in its order and types; refused,
-    naming ``where`` and each difference, when that would drop or retype data."""
+def as_archive_rows(table: pa.Table, where: str) -> pa.Table:
+    """``table`` as archive rows: plain strings and ``YYYY-MM-DD`` dates (no value
+    changes), refused unless it has the columns every archive row needs."""
+    names = table.schema.names
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise ArchiveIntegrityError(f"{where} repeats column(s) {', '.join(repeated)}")
+    missing = [name for name in _REQUIRED if name not in names]
+    if missing:
+        raise ArchiveIntegrityError(
+            f"{where} lacks column(s) {', '.join(missing)}; it is not archive rows"
+        )
     try:
-        # Extra columns are refused rather than dropped: dropping them would lose data.
-        require_schema(table, BACKTEST_SCHEMA, where, allow_extra=False)
-        return table.select(BACKTEST_SCHEMA.names).cast(BACKTEST_SCHEMA)
-    except SchemaMismatchError as error:
+        table = with_iso_dates(plain_strings(table), where)
+    except (UpstreamShapeError, pa.ArrowException) as error:
         raise ArchiveIntegrityError(str(error)) from None
-    except (ValueError, pa.ArrowException) as error:
-        # ValueError: null values in a non-nullable column (e.g. backtest_date).
-        raise ArchiveIntegrityError(f"{where} does not match the archive schema: {error}") from None
+    undated = table.column(DATE_COLUMN).null_count
+    if undated:
+        raise ArchiveIntegrityError(f"{where} has {undated} row(s) without a {DATE_COLUMN}")
+    if not pa.types.is_integer(table.schema.field(RANK_COLUMN).type):
+        raise ArchiveIntegrityError(
+            f"{where} column {RANK_COLUMN!r} is {table.schema.field(RANK_COLUMN).type}, "
+            "expected an integer"
+        )
+    return table.replace_schema_metadata(None)
 
 
-def _conform_rows(rows: pa.Table, backtest_date: str) -> pa.Table:
-    """The new daily rows in archive form and order, refused unless all are of one date."""
-    rows = conform_to_archive(rows, "the new daily rows")
+def _kind(data_type: pa.DataType) -> str:
+    if pa.types.is_integer(data_type) or pa.types.is_floating(data_type):
+        return "number"
+    if pa.types.is_null(data_type):
+        return "null"
+    return str(data_type)
+
+
+def _fit(values: pa.ChunkedArray, target: pa.DataType, where: str, column: str) -> pa.ChunkedArray:
+    """``values`` in ``target``'s type, only when both are of one kind (numbers, or the
+    same type) and the cast changes no value: a number never becomes text."""
+    if values.type.equals(target):
+        return values
+    if _kind(values.type) in (_kind(target), "null"):
+        try:
+            cast = values.cast(target)
+            if pa.types.is_null(values.type) or cast.cast(values.type).equals(values):
+                return cast
+        except (pa.ArrowException, ValueError):
+            pass
+    raise ArchiveIntegrityError(
+        f"{where} column {column!r} is {values.type} where the archive holds {target}; "
+        "converting it would change values"
+    )
+
+
+def unify(archive: pa.Table, rows: pa.Table, where: str) -> tuple[pa.Table, pa.Table]:
+    """``archive`` and ``rows`` with one schema: the archive's columns first, in its order
+    and types, then the columns only ``rows`` has; each side null where it lacks one."""
+    archive_names, row_names = set(archive.schema.names), set(rows.schema.names)
+    fields = list(archive.schema) + [f for f in rows.schema if f.name not in archive_names]
+    schema = pa.schema(
+        [
+            field if field.name in archive_names & row_names else field.with_nullable(True)
+            for field in fields
+        ]
+    )
+
+    def widen(table: pa.Table, side: str) -> pa.Table:
+        columns = []
+        for field in schema:
+            if field.name in table.schema.names:
+                columns.append(_fit(table.column(field.name), field.type, side, field.name))
+            else:
+                columns.append(pa.nulls(table.num_rows, field.type))
+        return pa.Table.from_arrays(columns, schema=schema)
+
+    return widen(archive, "the archive"), widen(rows, where)
+
+
+def _conform_rows(rows: pa.Table, backtest_date: str, where: str) -> pa.Table:
+    """The new daily rows as archive rows in archive order, refused unless all are of
+    one date."""
+    rows = as_archive_rows(rows, where)
     dates = set(pc.unique(rows.column(DATE_COLUMN)).to_pylist())
     if dates != {backtest_date}:
         raise ArchiveIntegrityError(
@@ -94,25 +168,37 @@ def date_span(table: pa.Table, backtest_date: str) -> tuple[int, int]:
     return start, stop
 
 
-def upsert_date(archive: pa.Table | None, rows: pa.Table, backtest_date: str) -> pa.Table:
+def _other_dates(table: pa.Table, backtest_date: str) -> pa.Table:
+    return table.filter(pc.fill_null(pc.not_equal(table.column(DATE_COLUMN), backtest_date), True))
+
+
+def upsert_date(
+    archive: pa.Table | None,
+    rows: pa.Table,
+    backtest_date: str,
+    where: str = "the new daily rows",
+) -> pa.Table:
     """The archive with ``backtest_date``'s rows replaced by ``rows``, sorted by date
     then rank.
 
-    Sorting keeps each date in one row group (see :func:`encode_archive`), so a reader
-    answers "is date D in the archive" from the footer statistics and one column chunk.
+    Refused, and nothing written, when any other date's row count or any of its values
+    would change; ``where`` names the new rows' file in every refusal. Sorting keeps
+    each date in one row group (see :func:`encode_archive`), so a reader answers "is
+    date D in the archive" from the footer and one column chunk.
     """
-    rows = _conform_rows(rows, backtest_date)
+    rows = _conform_rows(rows, backtest_date, where)
     if archive is None:
         return rows
-    archive = conform_to_archive(archive, "the archive")
+    archive, rows = unify(as_archive_rows(archive, "the archive"), rows, where)
     before = row_counts_by_date(archive)
     if is_sorted(archive):
         # The usual case, since every write comes through here: splice the new rows in
         # by zero-copy slices instead of sorting (and so copying) the whole history.
         start, stop = date_span(archive, backtest_date)
         merged = pa.concat_tables([archive.slice(0, start), rows, archive.slice(stop)])
+        kept = _other_dates(archive, backtest_date)
     else:
-        kept = archive.filter(pc.not_equal(archive.column(DATE_COLUMN), backtest_date))
+        kept = _other_dates(archive, backtest_date).sort_by(_ORDER)
         merged = pa.concat_tables([kept, rows]).sort_by(_ORDER)
     after = row_counts_by_date(merged)
     changed = sorted(
@@ -124,6 +210,10 @@ def upsert_date(archive: pa.Table | None, rows: pa.Table, backtest_date: str) ->
         raise ArchiveIntegrityError(
             f"upserting {backtest_date} would change the row count of {', '.join(changed)}; "
             "refusing to write"
+        )
+    if not _other_dates(merged, backtest_date).equals(kept):
+        raise ArchiveIntegrityError(
+            f"upserting {backtest_date} would change values of other dates' rows; refusing to write"
         )
     return merged
 
@@ -138,12 +228,12 @@ def counts_if_unchanged(data: bytes, rows: pa.Table, backtest_date: str) -> Coun
     """
     try:
         parquet = pq.ParquetFile(pa.BufferReader(data))
-        if not parquet.schema_arrow.equals(BACKTEST_SCHEMA):
+        if not pa.types.is_string(parquet.schema_arrow.field(DATE_COLUMN).type):
             return None
         order = parquet.read(columns=[DATE_COLUMN, RANK_COLUMN])
         if not is_sorted(order):
             return None
-        new = _conform_rows(rows, backtest_date)
+        new = _conform_rows(rows, backtest_date, "the new daily rows")
         start, stop = date_span(order, backtest_date)
         if stop - start != new.num_rows:
             return None
@@ -157,7 +247,8 @@ def counts_if_unchanged(data: bytes, rows: pa.Table, backtest_date: str) -> Coun
                 groups.append(group)
             first_row += size
         held = parquet.read_row_groups(groups).slice(start - offset, stop - start)
-    except (pa.ArrowException, OSError, ArchiveIntegrityError):
+        held, new = unify(as_archive_rows(held, "the archive"), new, "the new daily rows")
+    except (pa.ArrowException, OSError, KeyError, ArchiveIntegrityError):
         return None
     return row_counts_by_date(order) if held.equals(new) else None
 

@@ -14,9 +14,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from grok_assets import layout
-from grok_assets.backup.archive import DATE_COLUMN, ArchiveIntegrityError, conform_to_archive
-from grok_assets.schemas import BACKTEST_SCHEMA, SchemaMismatchError
-from grok_assets.storage import CorruptObjectError, S3Store, read_parquet, read_parquet_rows
+from grok_assets.backup.archive import DATE_COLUMN, ArchiveIntegrityError, unify
+from grok_assets.storage import CorruptObjectError, S3Store, read_parquet, read_planned_rows
+from grok_assets.upstream import UpstreamShapeError, archive_rows_as_project, days_filters
 
 ArchiveRows = Callable[[str], "pa.Table | None"]
 
@@ -30,16 +30,18 @@ class RowsCheck:
 
 
 def read_date_rows(store: S3Store, date: str) -> pa.Table | None:
-    """The archive's rows of one date in archive form (None without an archive),
-    fetching only the row groups whose statistics admit that date."""
-    rows = read_parquet_rows(
-        store, layout.ARCHIVE, columns=BACKTEST_SCHEMA.names, filters=[(DATE_COLUMN, "==", date)]
+    """The archive's rows of one date, every column, as this project reads them (None
+    without an archive), fetching only the row groups whose statistics admit that date."""
+    rows = read_planned_rows(
+        store,
+        layout.ARCHIVE,
+        lambda schema: (None, days_filters(schema, DATE_COLUMN, [dt.date.fromisoformat(date)])),
     )
     if rows is None:
         return None
+    rows = archive_rows_as_project(rows, store.uri(layout.ARCHIVE))
     # Row-group statistics only narrow the read; keep exactly this date's rows.
-    rows = rows.filter(pc.equal(rows.column(DATE_COLUMN), date))
-    return conform_to_archive(rows, store.uri(layout.ARCHIVE))
+    return rows.filter(pc.equal(rows.column(DATE_COLUMN), date))
 
 
 def archive_rows_reader(store: S3Store) -> ArchiveRows:
@@ -59,9 +61,12 @@ def cached(reader: ArchiveRows) -> ArchiveRows:
 
 
 def _normalized(value: Any) -> Any:
-    # NaN != NaN would make identical rows look different and keep them forever.
+    # NaN != NaN would make identical rows look different and keep them forever; lists
+    # (evidence URLs) must be hashable to be counted.
     if isinstance(value, float) and math.isnan(value):
         return ("NaN",)
+    if isinstance(value, list):
+        return tuple(_normalized(item) for item in value)
     return value
 
 
@@ -70,14 +75,16 @@ def _row_multiset(table: pa.Table) -> Counter[tuple[Any, ...]]:
     return Counter(tuple(_normalized(value) for value in row) for row in zip(*columns, strict=True))
 
 
-_SORT_KEYS = [(name, "ascending") for name in BACKTEST_SCHEMA.names]
-
-
 def same_rows(left: pa.Table, right: pa.Table) -> bool:
-    """Equal as multisets of rows (order ignored), both already in archive form."""
-    if left.num_rows != right.num_rows:
+    """Equal as multisets of rows (order ignored), both with the same columns."""
+    if left.num_rows != right.num_rows or left.schema.names != right.schema.names:
         return False
-    if left.sort_by(_SORT_KEYS).equals(right.sort_by(_SORT_KEYS)):
+    keys = [
+        (field.name, "ascending")
+        for field in left.schema
+        if not pa.types.is_nested(field.type) and not pa.types.is_null(field.type)
+    ]
+    if left.sort_by(keys).equals(right.sort_by(keys)):
         return True
     # Table.equals treats NaN as unequal to itself; settle it row by row.
     return _row_multiset(left) == _row_multiset(right)
@@ -94,14 +101,11 @@ def compare_daily_with_archive(
     date = day.isoformat()
     key = layout.daily_backup_key(day)
     try:
-        daily = read_parquet(store, key)
+        daily = archive_rows_as_project(read_parquet(store, key), store.uri(key))
     except CorruptObjectError as error:
         return RowsCheck(False, f"the daily file is unreadable: {error}")
-    try:
-        daily = conform_to_archive(daily, store.uri(key))
-    except (ArchiveIntegrityError, SchemaMismatchError) as error:
-        # The archive upsert refuses such a file, so the archive cannot hold its rows.
-        return RowsCheck(False, f"the daily file does not match the archive schema: {error}")
+    except UpstreamShapeError as error:
+        return RowsCheck(False, f"the daily file cannot be compared with the archive: {error}")
     archived = (archive_rows or archive_rows_reader(store))(date)
     if archived is None:
         return RowsCheck(False, f"there is no archive {layout.ARCHIVE}")
@@ -113,6 +117,14 @@ def compare_daily_with_archive(
             f"the archive holds {archived.num_rows} rows for {date}, "
             f"the daily file {daily.num_rows}",
         )
+    absent = [name for name in daily.schema.names if name not in archived.schema.names]
+    if absent:
+        return RowsCheck(False, f"the archive lacks the daily file's column(s) {', '.join(absent)}")
+    try:
+        # On the daily file's columns: the archive may hold more (other writers' columns).
+        archived, daily = unify(archived.select(daily.schema.names), daily, store.uri(key))
+    except ArchiveIntegrityError as error:
+        return RowsCheck(False, f"the daily file cannot be compared with the archive: {error}")
     if not same_rows(daily, archived):
         return RowsCheck(
             False, f"the archive's {archived.num_rows} rows for {date} differ from the daily file's"

@@ -7,6 +7,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from grok_assets import layout
 from grok_assets.backtest import run_backtest
@@ -16,7 +17,14 @@ from grok_assets.storage import (
     StorageError,
     encode_parquet,
     read_parquet,
-    read_parquet_rows,
+    read_planned_rows,
+)
+from grok_assets.storage.parquet import Filters
+from grok_assets.upstream import (
+    bars_5m_as_project,
+    daily_bars_as_project,
+    days_filters,
+    price_columns_to_read,
 )
 
 
@@ -32,14 +40,17 @@ class DailyBackupOutcome:
 def read_bars(
     store: S3Store, relative_key: str, schema: pa.Schema, day: dt.date, tickers: list[str]
 ) -> pa.Table:
-    """One day's bars for the given tickers, fetched by ranged reads of the row groups
-    that can hold them rather than the whole (large, external) file."""
-    table = read_parquet_rows(
-        store,
-        relative_key,
-        columns=schema.names,
-        filters=[("date", "==", day.isoformat()), ("ticker", "in", tickers)],
-    )
+    """One day's bars for the given tickers in ``schema``, fetched by ranged reads of the
+    row groups that can hold them rather than the whole (large, external) file. The file
+    may be in this project's schema or the previous pipeline's (capitalised columns,
+    ``date`` a naive Japan-time timestamp); anything else is refused by name."""
+    uri = store.uri(relative_key)
+
+    def plan(found: pa.Schema) -> tuple[list[str] | None, Filters]:
+        columns = price_columns_to_read(found.names, schema, uri)
+        return columns, [*days_filters(found, "date", [day]), ("ticker", "in", tickers)]
+
+    table = read_planned_rows(store, relative_key, plan)
     if table is None:
         raise StorageError(
             f"{store.uri(relative_key)} does not exist; it is produced outside this pipeline "
@@ -47,7 +58,11 @@ def read_bars(
             bucket=store.bucket,
             key=relative_key,
         )
-    return table
+    bars = (daily_bars_as_project if schema is DAILY_BARS_SCHEMA else bars_5m_as_project)(
+        table, uri
+    )
+    # The filters only narrow the read (a timestamp column is read by its span).
+    return bars.filter(pc.equal(bars.column("date"), day.isoformat()))
 
 
 def write_daily_backup(store: S3Store, day: dt.date) -> DailyBackupOutcome:

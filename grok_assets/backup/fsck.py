@@ -32,6 +32,7 @@ from grok_assets.storage import (
     md5_hex,
     parquet_file,
 )
+from grok_assets.upstream import UpstreamShapeError, iso_dates
 
 MANIFEST = "manifest"
 ARCHIVE = "archive"
@@ -107,7 +108,9 @@ def _archive_dates(store: S3Store) -> set[str] | None:
         return None
     if DATE_COLUMN not in parquet.schema_arrow.names:
         raise SchemaMismatchError(f"{store.uri(layout.ARCHIVE)} has no {DATE_COLUMN!r} column")
-    return {str(value) for value in parquet.read(columns=[DATE_COLUMN]).column(0).to_pylist()}
+    uri = store.uri(layout.ARCHIVE)
+    dates = iso_dates(parquet.read(columns=[DATE_COLUMN]).column(0), uri, DATE_COLUMN)
+    return {str(value) for value in dates.to_pylist()}
 
 
 def check_archive(store: S3Store, listing: dict[str, ObjectInfo]) -> list[Finding]:
@@ -141,7 +144,13 @@ def check_archive(store: S3Store, listing: dict[str, ObjectInfo]) -> list[Findin
                 findings.append(
                     Finding(ARCHIVE, layout.daily_backup_key(daily_days[date]), check.detail)
                 )
-    except (StorageError, SchemaMismatchError, ArchiveIntegrityError, pa.ArrowException) as error:
+    except (
+        StorageError,
+        SchemaMismatchError,
+        ArchiveIntegrityError,
+        UpstreamShapeError,
+        pa.ArrowException,
+    ) as error:
         # An unusable archive is itself the finding; nothing can be compared with it.
         return [Finding(ARCHIVE, layout.ARCHIVE, f"cannot be checked: {error}")]
     return findings

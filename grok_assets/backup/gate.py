@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 
 from grok_assets import layout
 from grok_assets.schemas import BACKTEST_DATE as DATE_COLUMN
+from grok_assets.schemas import is_date_like, is_string_like
 from grok_assets.storage import (
     CorruptObjectError,
     S3Store,
@@ -25,6 +26,7 @@ from grok_assets.storage import (
     read_footer,
 )
 from grok_assets.storage.parquet import unreadable
+from grok_assets.trading_calendar import TOKYO_TZ
 
 
 class GateError(RuntimeError):
@@ -32,6 +34,8 @@ class GateError(RuntimeError):
 
 
 def _date_column(parquet: pq.ParquetFile, column: str, uri: str) -> int:
+    """The index of the date column; any string spelling, or a date or timestamp as the
+    previous pipeline's early files hold it."""
     names = parquet.schema_arrow.names
     if column not in names:
         raise GateError(
@@ -39,12 +43,34 @@ def _date_column(parquet: pq.ParquetFile, column: str, uri: str) -> int:
             "it is not the file the pipeline wrote"
         )
     field = parquet.schema_arrow.field(column)
-    if not pa.types.is_string(field.type):
+    if not (is_string_like(field.type) or is_date_like(field.type)):
         raise GateError(
-            f"{uri} column {column!r} is {field.type}, expected string (YYYY-MM-DD); "
-            "it is not the file the pipeline wrote"
+            f"{uri} column {column!r} is {field.type}, expected YYYY-MM-DD strings or a "
+            "date; it is not the file the pipeline wrote"
         )
     return names.index(column)
+
+
+def _days(values: pa.ChunkedArray, uri: str) -> pa.ChunkedArray:
+    """A date column's values as ``YYYY-MM-DD`` strings."""
+    if is_string_like(values.type):
+        return values.cast(pa.string())
+    # Only files of the previous pipeline get here: ``grok-assets verify`` on this
+    # project's files never pays for the conversion's imports.
+    from grok_assets.upstream import iso_dates
+
+    return iso_dates(values, uri, "date")
+
+
+def _day(value: object) -> str | None:
+    """A column statistic as a ``YYYY-MM-DD`` day (None when it is no date)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dt.datetime):
+        return (value.astimezone(TOKYO_TZ) if value.tzinfo else value).date().isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return None
 
 
 def published_selection_date(store: S3Store) -> str | None:
@@ -54,7 +80,7 @@ def published_selection_date(store: S3Store) -> str | None:
     if parquet is None or parquet.metadata.num_rows == 0:
         return None
     _date_column(parquet, "date", uri)
-    dates = set(parquet.read(columns=["date"]).column("date").to_pylist())
+    dates = set(_days(parquet.read(columns=["date"]).column("date"), uri).to_pylist())
     if len(dates) != 1:
         raise GateError(
             f"{uri} holds dates {sorted(map(str, dates))}; a published selection holds one day"
@@ -82,10 +108,13 @@ def rows_for_date(store: S3Store, relative_key: str, date: str) -> int | None:
     for group in range(metadata.num_row_groups):
         row_group = metadata.row_group(group)
         stats = row_group.column(column_index).statistics
-        if stats is not None and stats.has_min_max and isinstance(stats.min, str):
-            if not (stats.min <= date <= stats.max):
+        low, high = (
+            (_day(stats.min), _day(stats.max)) if stats and stats.has_min_max else (None, None)
+        )
+        if low is not None and high is not None:
+            if not (low <= date <= high):
                 continue
-            if stats.min == stats.max and stats.has_null_count and stats.null_count == 0:
+            if low == high and stats.has_null_count and stats.null_count == 0:
                 count += row_group.num_rows
                 continue
         # Only here: ``grok-assets verify`` pays for pyarrow.compute only when the
@@ -96,7 +125,8 @@ def rows_for_date(store: S3Store, relative_key: str, date: str) -> int | None:
             values = parquet.read_row_group(group, columns=[DATE_COLUMN]).column(DATE_COLUMN)
         except (pa.ArrowException, OSError) as error:
             raise unreadable(store, relative_key, error) from None
-        count += int(pc.sum(pc.equal(values, date)).as_py() or 0)
+        days = _days(values, store.uri(relative_key))
+        count += int(pc.sum(pc.equal(days, date)).as_py() or 0)
     return count
 
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from grok_assets import layout
-from grok_assets.backup.archive import ArchiveIntegrityError, conform_to_archive
+from grok_assets.backup.archive import ArchiveIntegrityError, as_archive_rows
 from grok_assets.storage import (
     CorruptObjectError,
     ObjectMissingError,
@@ -176,7 +176,7 @@ class VerifiedGeneration:
 def verify_generation(store: S3Store, generation_id: str) -> VerifiedGeneration:
     """The generation's bytes, refused unless they are provably what was kept: an MD5
     recorded at upload that matches the bytes and the ID, a readable parquet file, and
-    exactly the archive's schema with a date on every row."""
+    archive rows (the columns every archive row needs, a date on every row)."""
     key = generation_key(generation_id)
     uri = store.uri(key)
     try:
@@ -203,7 +203,7 @@ def verify_generation(store: S3Store, generation_id: str) -> VerifiedGeneration:
     except CorruptObjectError as error:
         raise InvalidGenerationError(f"{error}; refusing it") from None
     try:
-        table = conform_to_archive(table, uri)
+        table = as_archive_rows(table, uri)
     except ArchiveIntegrityError as error:
         raise InvalidGenerationError(f"{error}; it is not an archive, refusing it") from None
     generation = _from_key(key, len(data))

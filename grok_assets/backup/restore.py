@@ -7,7 +7,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from grok_assets import layout
-from grok_assets.backup.archive import DATE_COLUMN
+from grok_assets.backup.archive import DATE_COLUMN, ArchiveIntegrityError, as_archive_rows
 from grok_assets.backup.coverage import read_date_rows
 from grok_assets.backup.generations import (
     InvalidGenerationError,
@@ -111,9 +111,11 @@ def restore_archive_generation(
             return None  # already this generation: nothing to do
         if current is not None:
             try:
-                table = decode_parquet(store, layout.ARCHIVE, current)
+                table = as_archive_rows(
+                    decode_parquet(store, layout.ARCHIVE, current), layout.ARCHIVE
+                )
                 held = set(table.column(DATE_COLUMN).to_pylist())
-            except (CorruptObjectError, KeyError):
+            except (CorruptObjectError, ArchiveIntegrityError):
                 # An unreadable archive is what a restore is for; its bytes are kept
                 # below all the same.
                 held = set()

@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from grok_assets import layout
 from grok_assets.backup.archive import (
     ArchiveIntegrityError,
+    as_archive_rows,
     counts_if_unchanged,
     encode_archive,
     row_counts_by_date,
     upsert_date,
 )
 from grok_assets.backup.generations import keep_generation, prune_generations
-from grok_assets.schemas import BACKTEST_SCHEMA, SchemaMismatchError
 from grok_assets.storage import S3Store, compare_and_swap, decode_parquet, read_parquet
 
 
@@ -41,7 +41,7 @@ def upsert_daily_into_archive(
     With ``keep_generations`` the archive being replaced is kept as a generation first
     and old generations are pruned after.
     """
-    rows = read_parquet(store, daily_key, BACKTEST_SCHEMA)
+    rows = read_parquet(store, daily_key)
     decided: dict[str, int | bool] = {}
     kept: list[str] = []
 
@@ -55,17 +55,15 @@ def upsert_daily_into_archive(
             decided["archive_rows"] = sum(unchanged.values())
             decided["dates"] = len(unchanged)
             return None
-        # The archive's columns are checked here, naming the object, before the upsert
-        # compares row counts: a file lacking backtest_date is refused, not rebuilt.
+        # A file lacking backtest_date, or with a column that cannot take the new rows
+        # without changing a value, is refused, naming the object: never rebuilt.
         try:
             archive = (
-                decode_parquet(store, layout.ARCHIVE, current, BACKTEST_SCHEMA)
+                as_archive_rows(decode_parquet(store, layout.ARCHIVE, current), layout.ARCHIVE)
                 if current is not None
                 else None
             )
-            merged = upsert_date(archive, rows, date)
-        except SchemaMismatchError as error:
-            raise ArchiveIntegrityError(f"{error}; the archive was left unchanged") from None
+            merged = upsert_date(archive, rows, date, store.uri(daily_key))
         except ArchiveIntegrityError as error:
             raise ArchiveIntegrityError(
                 f"{store.uri(layout.ARCHIVE)} was left unchanged: {error}"

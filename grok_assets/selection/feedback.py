@@ -14,14 +14,18 @@ from dataclasses import dataclass
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from grok_assets import layout, trading_calendar
 from grok_assets.selection.prompt import NO_HISTORY
-from grok_assets.storage import S3Store, read_parquet_rows
+from grok_assets.storage import S3Store, read_planned_rows
+from grok_assets.storage.parquet import Filters
+from grok_assets.upstream import RENAMED_COLUMNS, archive_rows_as_project, days_filters
 
 FEEDBACK_DAYS = 5
 TOP_PICKS = 3
-# Only these archive columns are fetched, so the ranged read stays small.
+# Only these archive columns are fetched, so the ranged read stays small. Rows the
+# previous pipeline wrote may lack some (``code``) or hold them under their old names.
 COLUMNS = [
     "backtest_date",
     "ticker",
@@ -218,10 +222,33 @@ def load_feedback(
     """Feedback from the archive for the ``days`` trading days before ``trading_day``;
     None when there is no archive yet or it holds none of those days."""
     window = feedback_window(trading_day, days)
+    uri = store.uri(layout.ARCHIVE)
+
+    def plan(schema: pa.Schema) -> tuple[list[str] | None, Filters]:
+        wanted = [*COLUMNS, *RENAMED_COLUMNS]
+        days_asked = [dt.date.fromisoformat(day) for day in window]
+        return [name for name in wanted if name in schema.names], days_filters(
+            schema, "backtest_date", days_asked
+        )
+
     # A filtered ranged read: only the row groups holding the window are fetched.
-    table = read_parquet_rows(
-        store, layout.ARCHIVE, columns=COLUMNS, filters=[("backtest_date", "in", window)]
-    )
+    table = read_planned_rows(store, layout.ARCHIVE, plan)
     if table is None:
         return None
-    return compute_feedback(table, window)
+    return compute_feedback(_with_every_column(archive_rows_as_project(table, uri)), window)
+
+
+def _with_every_column(table: pa.Table) -> pa.Table:
+    """``table`` with each of COLUMNS, null where the rows lack it; ``code`` from the
+    ticker, as the previous pipeline's rows have no code."""
+    for name in COLUMNS:
+        if name in table.schema.names:
+            continue
+        if name == "code":
+            values = pc.utf8_replace_slice(
+                table.column("ticker"), start=-2, stop=None, replacement=""
+            )
+            table = table.append_column(name, values)
+        else:
+            table = table.append_column(name, pa.nulls(table.num_rows, pa.string()))
+    return table

@@ -18,6 +18,7 @@ from grok_assets.storage.errors import (
     UploadAlteredError,
 )
 from grok_assets.storage.parquet import (
+    ReadPlan,
     decode_parquet,
     encode_parquet,
     open_parquet,
@@ -25,6 +26,7 @@ from grok_assets.storage.parquet import (
     read_footer,
     read_parquet,
     read_parquet_rows,
+    read_planned_rows,
     write_parquet,
 )
 from grok_assets.storage.ranged import RangedObjectReader, ranged_reader
@@ -40,6 +42,7 @@ __all__ = [
     "ObjectMissingError",
     "PreconditionFailedError",
     "RangedObjectReader",
+    "ReadPlan",
     "S3Store",
     "StorageError",
     "TransferInterruptedError",
@@ -56,6 +59,7 @@ __all__ = [
     "read_footer",
     "read_parquet",
     "read_parquet_rows",
+    "read_planned_rows",
     "s3_client",
     "write_parquet",
 ]

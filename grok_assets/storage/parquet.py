@@ -10,6 +10,7 @@ read stays the storage failure it is.
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from typing import Any
 
 import pyarrow as pa
@@ -103,26 +104,44 @@ def parquet_file(store: S3Store, relative_key: str) -> pq.ParquetFile | None:
     return open_parquet(store, relative_key, reader)
 
 
+Filters = list[tuple[str, str, Any]]
+# What to read of a file, decided from its schema: the columns and the row filters.
+ReadPlan = Callable[[pa.Schema], tuple[list[str] | None, Filters]]
+
+
 def read_parquet_rows(
     store: S3Store,
     relative_key: str,
     *,
-    columns: list[str],
-    filters: list[tuple[str, str, Any]],
+    columns: list[str] | None,
+    filters: Filters,
 ) -> pa.Table | None:
-    """Only the rows matching ``filters``, reading just the row groups whose
-    statistics admit them; None when the object does not exist."""
+    """Only the rows matching ``filters`` (``columns`` None: all of them), reading just
+    the row groups whose statistics admit them; None when the object does not exist."""
+
+    def plan(schema: pa.Schema) -> tuple[list[str] | None, Filters]:
+        missing = [name for name in columns or () if name not in schema.names]
+        if missing:
+            raise SchemaMismatchError(
+                f"{store.uri(relative_key)} lacks column(s) {', '.join(missing)}"
+            )
+        return columns, filters
+
+    return read_planned_rows(store, relative_key, plan)
+
+
+def read_planned_rows(store: S3Store, relative_key: str, plan: ReadPlan) -> pa.Table | None:
+    """:func:`read_parquet_rows` with the columns and filters chosen from the file's own
+    schema (files of other writers name or type their columns differently)."""
     reader = ranged_reader(store, relative_key)
     if reader is None:
         return None
     parquet = open_parquet(store, relative_key, reader)
-    missing = [name for name in columns if name not in parquet.schema_arrow.names]
-    if missing:
-        raise SchemaMismatchError(f"{store.uri(relative_key)} lacks column(s) {', '.join(missing)}")
+    columns, filters = plan(parquet.schema_arrow)
     # The same reader, so both reads see one version of the object.
     reader.seek(0)
     try:
-        return pq.read_table(reader, columns=columns, filters=filters)
+        return pq.read_table(reader, columns=columns, filters=filters or None)
     except (pa.ArrowException, OSError) as error:
         raise unreadable(store, relative_key, error) from None
 

@@ -131,15 +131,29 @@ def test_refuses_an_empty_set_of_rows(archive: pa.Table) -> None:
         upsert_date(archive, backtest_rows(D2, 0), D2)
 
 
-def test_refuses_an_archive_with_an_unknown_column(archive: pa.Table) -> None:
-    extended = archive.append_column("surprise", pa.array(["x"] * archive.num_rows))
-    with pytest.raises(ArchiveIntegrityError, match="surprise"):
-        upsert_date(extended, backtest_rows(D2, 1), D2)
+def test_keeps_a_column_only_the_archive_has(archive: pa.Table) -> None:
+    # Another writer's column (the previous pipeline's market_cap): never dropped; the
+    # new rows carry null in it.
+    extended = archive.append_column("market_cap", pa.array([1.5e11] * archive.num_rows))
+    merged = upsert_date(extended, backtest_rows(D2, 2, variant=4), D2)
+    assert merged.schema.names[-1] == "market_cap"
+    for other in (D1, D3):
+        assert rows_of(merged, other) == rows_of(extended, other)
+    assert [row["market_cap"] for row in rows_of(merged, D2)] == [None, None]
 
 
-def test_refuses_an_archive_missing_a_column(archive: pa.Table) -> None:
-    with pytest.raises(ArchiveIntegrityError, match="phase2_return"):
-        upsert_date(archive.drop_columns(["phase2_return"]), backtest_rows(D2, 1), D2)
+def test_an_archive_lacking_a_column_gains_it_null_for_its_rows(archive: pa.Table) -> None:
+    # Rows written before a column existed keep every value they have and read null in it.
+    older = archive.drop_columns(["morning_high"])
+    merged = upsert_date(older, backtest_rows(D4, 2), D4)
+    assert "morning_high" in merged.schema.names
+    for other in (D1, D2, D3):
+        kept = rows_of(merged, other)
+        assert [row.pop("morning_high") for row in kept] == [None] * len(kept)
+        assert kept == rows_of(older, other)
+    assert [row["morning_high"] for row in rows_of(merged, D4)] == [
+        row["morning_high"] for row in backtest_rows(D4, 2).to_pylist()
+    ]
 
 
 def test_refuses_an_archive_repeating_a_column(archive: pa.Table) -> None:
@@ -148,9 +162,26 @@ def test_refuses_an_archive_repeating_a_column(archive: pa.Table) -> None:
         upsert_date(doubled, backtest_rows(D2, 1), D2)
 
 
-def test_refuses_rows_missing_a_column(archive: pa.Table) -> None:
-    with pytest.raises(ArchiveIntegrityError, match="buy_price"):
-        upsert_date(archive, backtest_rows(D2, 1).drop_columns(["buy_price"]), D2)
+def test_new_rows_without_a_column_carry_null_in_it(archive: pa.Table) -> None:
+    merged = upsert_date(archive, backtest_rows(D2, 1).drop_columns(["buy_price"]), D2)
+    assert [row["buy_price"] for row in rows_of(merged, D2)] == [None]
+    assert rows_of(merged, D1) == rows_of(archive, D1)
+
+
+def test_strings_of_any_spelling_are_one_type(archive: pa.Table) -> None:
+    # pandas 3 writes large_string: the upsert reads it as the strings it is.
+    large = archive.cast(
+        pa.schema(
+            [
+                field.with_type(pa.large_string()) if pa.types.is_string(field.type) else field
+                for field in archive.schema
+            ]
+        )
+    )
+    merged = upsert_date(large, backtest_rows(D4, 1), D4)
+    assert merged.schema.field("stock_name").type == pa.string()
+    for other in (D1, D2, D3):
+        assert rows_of(merged, other) == rows_of(archive, other)
 
 
 def test_refuses_an_archive_with_an_uncastable_column_type(archive: pa.Table) -> None:
@@ -159,15 +190,20 @@ def test_refuses_an_archive_with_an_uncastable_column_type(archive: pa.Table) ->
         upsert_date(wrong, backtest_rows(D2, 1), D2)
 
 
-def test_refuses_an_archive_whose_dates_are_timestamps(archive: pa.Table) -> None:
-    # Casting would turn 2026-11-18 into "2026-11-18 00:00:00.000000": every consumer
-    # comparing backtest_date to "2026-11-18" would then silently find nothing.
-    stamps = pa.array(
-        [dt.datetime.fromisoformat(day) for day in archive.column(DATE_COLUMN).to_pylist()]
+@pytest.mark.parametrize("kind", ["date32", "timestamp"])
+def test_dates_held_as_dates_become_yyyy_mm_dd_strings(archive: pa.Table, kind: str) -> None:
+    # A plain cast would give "2026-11-18 00:00:00.000000", which no consumer comparing
+    # backtest_date to "2026-11-18" would ever match.
+    days = [dt.date.fromisoformat(day) for day in archive.column(DATE_COLUMN).to_pylist()]
+    typed = (
+        pa.array(days)
+        if kind == "date32"
+        else pa.array([dt.datetime.combine(day, dt.time()) for day in days])
     )
-    wrong = replace_column(archive, DATE_COLUMN, stamps)
-    with pytest.raises(ArchiveIntegrityError, match=DATE_COLUMN):
-        upsert_date(wrong, backtest_rows(D2, 1), D2)
+    early = replace_column(archive, DATE_COLUMN, typed)
+    merged = upsert_date(early, backtest_rows(D4, 1), D4)
+    assert merged.schema.field(DATE_COLUMN).type == pa.string()
+    assert row_counts_by_date(merged) == Counter({D1: 3, D2: 4, D3: 2, D4: 1})
 
 
 def test_refuses_an_archive_with_a_numeric_string_column(archive: pa.Table) -> None:

@@ -165,24 +165,24 @@ def test_an_archive_without_backtest_date_is_refused_everywhere(cloned: S3Store)
     assert valid_bytes(cloned, layout.ARCHIVE) == bad
 
 
-def _archive_with_timestamp_dates(store: S3Store) -> bytes:
+def _archive_with_numbers_as_dates(store: S3Store) -> bytes:
     archive = read_parquet(store, layout.ARCHIVE)
     index = archive.schema.get_field_index("backtest_date")
-    as_timestamps = pc.strptime(archive.column(index), format="%Y-%m-%d", unit="s")
-    write_parquet(store, layout.ARCHIVE, archive.set_column(index, "backtest_date", as_timestamps))
+    as_numbers = pc.cast(pc.replace_substring(archive.column(index), "-", ""), pa.int64())
+    write_parquet(store, layout.ARCHIVE, archive.set_column(index, "backtest_date", as_numbers))
     return valid_bytes(store, layout.ARCHIVE)
 
 
 def test_an_archive_date_column_of_the_wrong_type_is_refused(cloned: S3Store) -> None:
-    """Dates as timestamps: a cast would turn them into strings no consumer matches."""
-    bad = _archive_with_timestamp_dates(cloned)
+    """Dates as numbers (20261117): no date this project could vouch for."""
+    bad = _archive_with_numbers_as_dates(cloned)
 
     with pytest.raises(ValueError) as caught:
         upsert_daily_into_archive(cloned, PUBLISHED_DAY.isoformat(), DAILY_KEY)
 
     message = str(caught.value)
     assert cloned.uri(layout.ARCHIVE) in message
-    assert "wrong type" in message and "backtest_date" in message
+    assert "int64" in message and "backtest_date" in message
     assert valid_bytes(cloned, layout.ARCHIVE) == bad
     before = published(cloned)[0]
     assert not run_fast(cloned, "selection_job", DAYS[2]).success
@@ -190,7 +190,7 @@ def test_an_archive_date_column_of_the_wrong_type_is_refused(cloned: S3Store) ->
 
 
 def test_the_gate_names_an_archive_date_column_of_the_wrong_type(cloned: S3Store) -> None:
-    _archive_with_timestamp_dates(cloned)
+    _archive_with_numbers_as_dates(cloned)
     assert_selection_blocked(cloned, cloned.uri(layout.ARCHIVE), "backtest_date", "string")
 
 
