@@ -133,6 +133,7 @@ def backtest_table(
         "mentioned_by": pa.array(rng.choice(_ACCOUNTS, n), mask=~has_mention),
         "prompt_version": pa.array(np.full(n, "v1.3")),
         "model": pa.array(np.full(n, "grok-4")),
+        "selected_time": pa.array(np.full(n, "23:00")),
         "data_source": pa.array(source),
         "buy_price": pa.array(buy, mask=~has_daily),
         "daily_close": pa.array(close, mask=~has_daily),

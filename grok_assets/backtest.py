@@ -75,6 +75,7 @@ _CARRIED = (
     "mentioned_by",
     "prompt_version",
     "model",
+    "selected_time",
 )
 _CANDIDATE_COLUMNS = ("date", *_CARRIED)
 _DAILY_COLUMNS = ("date", "ticker", *_PRICES, "volume")

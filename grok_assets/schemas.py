@@ -60,6 +60,19 @@ CANDIDATE_SCHEMA = pa.schema(
     ]
 )
 
+# The published selection (grok_trending.parquet): the day's candidates plus what the
+# all-stocks builder and the stock list API read (UPSTREAM.md).
+PUBLISHED_SCHEMA = pa.schema(
+    [
+        *CANDIDATE_SCHEMA,
+        pa.field("categories", pa.list_(pa.string())),
+        pa.field("tags", pa.string()),
+        pa.field("source", pa.string()),
+        pa.field("selection_rank", pa.int64()),
+        pa.field("updated_at", pa.string()),
+    ]
+)
+
 PHASE3_LEVELS = (1, 2, 3)
 
 
@@ -96,6 +109,8 @@ BACKTEST_SCHEMA = pa.schema(
         pa.field("mentioned_by", pa.string()),
         pa.field("prompt_version", pa.string()),
         pa.field("model", pa.string()),
+        # When the selection was made; the backtest dashboard shows it.
+        pa.field("selected_time", pa.string()),
         pa.field("data_source", pa.string(), nullable=False),
         pa.field("buy_price", pa.float64()),
         # Phase 1's exit: the close of the last morning bar.

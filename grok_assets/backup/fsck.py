@@ -22,7 +22,7 @@ import pyarrow as pa
 from grok_assets import layout
 from grok_assets.backup.archive import DATE_COLUMN, ArchiveIntegrityError
 from grok_assets.backup.coverage import archive_rows_reader, compare_daily_with_archive
-from grok_assets.backup.manifest import ManifestError, audit_manifest
+from grok_assets.backup.manifest import ManifestError, audit_manifest, is_absent
 from grok_assets.schemas import SchemaMismatchError
 from grok_assets.storage import (
     ObjectInfo,
@@ -89,9 +89,8 @@ def check_manifest(store: S3Store) -> tuple[dict[str, Any] | None, list[Finding]
     for relative_key, listed in sorted(files.items()):
         if relative_key in flagged:
             continue
-        if not isinstance(listed, dict):
-            findings.append(Finding(MANIFEST, relative_key, "the manifest entry is not an object"))
-            continue
+        if is_absent(listed):
+            continue  # the previous pipeline's note that a file does not exist
         # The audit may have trusted MD5 metadata; only the bytes prove the content.
         finding = _rehash(store, relative_key, listed)
         if finding is not None:

@@ -1,11 +1,18 @@
 """``manifest.json``: size, update time and MD5 of every parquet object under the prefix.
 
+Each entry holds the seed document's fields (``size``, ``updated_at``, ``md5``), this
+project's ``etag``, and the previous pipeline's ``exists``, ``size_bytes``,
+``row_count`` and ``columns``, which its readers know. Top-level fields this project
+does not own (the previous pipeline's ``generated_at``, ``update_flag``, ...) are
+carried over, and its entries for files that are absent stay as ``exists: false``.
+
 The ``md5`` field is always the MD5 of the bytes: taken from the metadata written
 with the object, reused from the previous manifest when the object is unchanged,
 and otherwise computed from the bytes. Never a (possibly multipart) ETag.
 
-A refresh costs one listing plus requests for the objects that changed: an entry
-whose ETag equals the listing's is the same version of the object and is reused.
+A refresh costs one listing plus one read of each object that changed (its tail: the
+metadata and the parquet footer): an entry whose ETag equals the listing's is the
+same version of the object and is reused.
 """
 
 from __future__ import annotations
@@ -15,11 +22,21 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+import pyarrow.parquet as pq
+
 from grok_assets import layout
-from grok_assets.storage import ObjectInfo, S3Store, compare_and_swap, md5_hex
+from grok_assets.storage import (
+    CorruptObjectError,
+    ObjectInfo,
+    S3Store,
+    compare_and_swap,
+    md5_hex,
+    open_parquet,
+    ranged_reader,
+)
 from grok_assets.trading_calendar import TOKYO_TZ
 
-_ENTRY_FIELDS = ("size", "updated_at", "md5", "etag")
+ENTRY_FIELDS = ("size", "updated_at", "md5", "etag", "exists", "size_bytes", "row_count", "columns")
 
 
 class ManifestError(ValueError):
@@ -47,27 +64,66 @@ def encode_manifest(manifest: dict[str, Any]) -> bytes:
     return (json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
 
 
+def is_absent(entry: Any) -> bool:
+    """An entry the previous pipeline wrote for a file that did not exist."""
+    return isinstance(entry, dict) and entry.get("exists") is False
+
+
 def _entry(store: S3Store, listed: ObjectInfo, previous: Any) -> dict[str, Any]:
     if (
         isinstance(previous, dict)
         and previous.get("etag") == listed.etag
-        and all(previous.get(name) is not None for name in _ENTRY_FIELDS)
+        and all(name in previous for name in ENTRY_FIELDS)
+        and previous.get("md5")
     ):
         # The same version of the object: nothing about it can have changed.
-        return {name: previous[name] for name in _ENTRY_FIELDS}
-    head = store.head(listed.key) or listed
-    md5 = head.md5 or md5_hex(store.get_bytes(listed.key)[0])
+        return {name: previous[name] for name in ENTRY_FIELDS}
+    info, row_count, columns = _describe(store, listed)
+    md5 = info.md5 or md5_hex(store.get_bytes(listed.key)[0])
     return {
-        "size": head.size,
-        "updated_at": tokyo_iso(head.last_modified),
+        "size": info.size,
+        "updated_at": tokyo_iso(info.last_modified),
         "md5": md5,
-        "etag": head.etag,
+        "etag": info.etag,
+        "exists": True,
+        "size_bytes": info.size,
+        "row_count": row_count,
+        "columns": columns,
     }
 
 
+def _describe(
+    store: S3Store, listed: ObjectInfo
+) -> tuple[ObjectInfo, int | None, list[str] | None]:
+    """The object's info and, for a parquet file, its row count and column names, from
+    one read of its tail (no HEAD); an unreadable file has neither (fsck reports it)."""
+    reader = ranged_reader(store, listed.key) if listed.size else None
+    if reader is None:
+        return store.head(listed.key) or listed, None, None
+    if not layout.is_tracked(listed.key):
+        return reader.info, None, None
+    try:
+        metadata: pq.FileMetaData = open_parquet(store, listed.key, reader).metadata
+    except CorruptObjectError:
+        return reader.info, None, None
+    names = metadata.schema.to_arrow_schema().names if metadata.num_columns else []
+    return reader.info, metadata.num_rows, list(names)
+
+
 def current_files(store: S3Store, previous_files: dict[str, Any]) -> dict[str, Any]:
-    listed = [info for info in store.list() if layout.is_tracked(info.key)]
-    return {info.key: _entry(store, info, previous_files.get(info.key)) for info in listed}
+    """An entry for every parquet object, and for every other object the previous
+    manifest lists; the previous pipeline's entries for absent files kept as they are."""
+    listed = [
+        info
+        for info in store.list()
+        if layout.is_tracked(info.key)
+        or (info.key in previous_files and info.key != layout.MANIFEST)
+    ]
+    files = {info.key: _entry(store, info, previous_files.get(info.key)) for info in listed}
+    for key, entry in previous_files.items():
+        if key not in files and is_absent(entry):
+            files[key] = entry
+    return files
 
 
 def updated_manifest(
@@ -78,10 +134,14 @@ def updated_manifest(
     old = parse_manifest(previous, store.uri(layout.MANIFEST)) if previous is not None else None
     old_files = old["files"] if old else {}
     files = current_files(store, old_files)
-    if old is not None and old_files == files:
+    if old is not None and old_files == files and "last_updated" in old:
         return None
+    # Fields other writers put there, which their readers may still look for.
+    carried = {
+        name: value for name, value in (old or {}).items() if name not in ("files", "last_updated")
+    }
     return encode_manifest(
-        {"last_updated": tokyo_iso(now or dt.datetime.now(dt.UTC)), "files": files}
+        {**carried, "last_updated": tokyo_iso(now or dt.datetime.now(dt.UTC)), "files": files}
     )
 
 
@@ -115,6 +175,12 @@ def refresh_manifest(store: S3Store) -> ManifestOutcome:
     )
 
 
+NO_MD5 = (
+    "the manifest entry has no md5 (written before this project took the bucket over): "
+    "run `grok-assets adopt`"
+)
+
+
 @dataclass(frozen=True)
 class ManifestFinding:
     key: str
@@ -136,7 +202,17 @@ def audit_manifest(store: S3Store) -> tuple[dict[str, Any] | None, list[Manifest
     manifest = parse_manifest(data, store.uri(layout.MANIFEST))
     findings: list[ManifestFinding] = []
     for key, listed in sorted(manifest["files"].items()):
+        if not isinstance(listed, dict):
+            findings.append(ManifestFinding(key, "the manifest entry is not an object"))
+            continue
         head = store.head(key)
+        if is_absent(listed):
+            if head is not None:
+                findings.append(ManifestFinding(key, "listed as absent but exists in S3"))
+            continue
+        if not listed.get("md5"):
+            findings.append(ManifestFinding(key, NO_MD5))
+            continue
         if head is None:
             findings.append(ManifestFinding(key, "listed in the manifest but missing in S3"))
             continue

@@ -11,16 +11,26 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from grok_assets import layout
 from grok_assets.backup.gate import backup_status, published_selection_date
-from grok_assets.schemas import CANDIDATE_SCHEMA
+from grok_assets.schemas import CANDIDATE_SCHEMA, PUBLISHED_SCHEMA
 from grok_assets.storage import (
     PreconditionFailedError,
     S3Store,
+    decode_parquet,
     encode_parquet,
     md5_hex,
-    read_parquet,
 )
+from grok_assets.trading_calendar import TOKYO_TZ
+
+# What every published row says of itself, as the previous pipeline published it.
+CATEGORIES = ["GROK"]
+SOURCE = "grok"
+TOP_RANKS = 5
+TOP_TAG = "⭐Top5"
 
 
 class GateClosedError(RuntimeError):
@@ -44,11 +54,46 @@ class PublishOutcome:
     md5: str
 
 
+def tags_of(category: str | None, score: float | None, rank: int | None) -> str:
+    """``"<category>,<score:.1f>[,⭐Top5]"``, the tags string the stock list reads."""
+    tags = f"{category or ''},{score if score is not None else 0.0:.1f}"
+    return f"{tags},{TOP_TAG}" if rank is not None and rank <= TOP_RANKS else tags
+
+
+def published_table(candidates: pa.Table, updated_at: str) -> pa.Table:
+    """The candidates in the published selection's shape (PUBLISHED_SCHEMA)."""
+    count = candidates.num_rows
+    tags = [
+        tags_of(category, score, rank)
+        for category, score, rank in zip(
+            candidates.column("category").to_pylist(),
+            candidates.column("selection_score").to_pylist(),
+            candidates.column("grok_rank").to_pylist(),
+            strict=True,
+        )
+    ]
+    extra = {
+        "categories": pa.array([CATEGORIES] * count, pa.list_(pa.string())),
+        "tags": pa.array(tags, pa.string()),
+        "source": pa.array([SOURCE] * count, pa.string()),
+        "selection_rank": pc.cast(candidates.column("grok_rank"), pa.int64()),
+        "updated_at": pa.array([updated_at] * count, pa.string()),
+    }
+    table = candidates.select(CANDIDATE_SCHEMA.names)
+    for name, values in extra.items():
+        table = table.append_column(name, values)
+    return table.cast(PUBLISHED_SCHEMA)
+
+
 def publish_selection(store: S3Store, day: dt.date) -> PublishOutcome:
     """Publish ``day``'s candidates, refusing while the published selection is unbacked."""
     date = day.isoformat()
-    candidates = read_parquet(store, layout.candidates_key(day), CANDIDATE_SCHEMA)
-    data = encode_parquet(candidates)
+    key = layout.candidates_key(day)
+    stored, info = store.get_bytes(key)
+    candidates = decode_parquet(store, key, stored, CANDIDATE_SCHEMA)
+    # When the answer was stored, not now: a re-run publishes the same bytes.
+    updated_at = info.last_modified.astimezone(TOKYO_TZ).isoformat(timespec="seconds")
+    data = encode_parquet(published_table(candidates, updated_at))
     current = store.head(layout.PUBLISHED_SELECTION)
     if current is not None and current.md5 == md5_hex(data):
         return PublishOutcome(written=False, replaced_date=date, md5=current.md5)

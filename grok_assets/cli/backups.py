@@ -1,5 +1,6 @@
 """Commands on the backups in S3: ``verify``, ``restore``, ``generations``, ``cleanup``,
-``fsck``. None of them imports Dagster: each builds its store from the settings."""
+``fsck``, ``adopt``. None of them imports Dagster: each builds its store from the
+settings."""
 
 from __future__ import annotations
 
@@ -128,6 +129,36 @@ def cmd_fsck(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+def cmd_adopt(args: argparse.Namespace, settings: Settings) -> int:
+    from grok_assets.backup.adopt import AdoptionConflictError, apply_adoption, plan_adoption
+    from grok_assets.storage import open_store
+
+    store = open_store(settings)
+    plan = plan_adoption(store)
+    print(f"adopting {store.uri('')}:")
+    for step in plan.steps:
+        print(f"  {step.line()}")
+    if plan.problems:
+        for problem in plan.problems:
+            print(f"cannot adopt: {problem}", file=sys.stderr)
+        print("nothing was changed")
+        return EXIT_FINDING
+    if plan.nothing_to_do:
+        print("nothing to do: the bucket is already in this project's layout")
+        return EXIT_OK
+    if args.dry_run:
+        print("dry run: nothing was changed")
+        return EXIT_OK
+    try:
+        done = apply_adoption(store, plan)
+    except AdoptionConflictError as error:
+        print(f"stopped: {error}", file=sys.stderr)
+        return EXIT_FINDING
+    for line in done:
+        print(line)
+    return EXIT_OK
+
+
 def register(commands: Any) -> None:
     verify = commands.add_parser(
         "verify", help="is the day's daily backup in S3 and its date in the archive?"
@@ -184,3 +215,11 @@ def register(commands: Any) -> None:
         "fsck", help="re-hash manifest files, check archive vs daily files, find strays"
     )
     fsck.set_defaults(handler=cmd_fsck)
+
+    adopt = commands.add_parser(
+        "adopt",
+        help="convert, in place, what the previous pipeline left in the bucket (archive, "
+        "MD5 metadata, manifest) without losing a row",
+    )
+    adopt.add_argument("--dry-run", action="store_true", help="print the plan and change nothing")
+    adopt.set_defaults(handler=cmd_adopt)

@@ -18,7 +18,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from grok_assets import layout
-from grok_assets.backup.manifest import parse_manifest
+from grok_assets.backup.manifest import NO_MD5, is_absent, parse_manifest
 from grok_assets.storage import ObjectMissingError, S3Store, StorageError, md5_hex
 
 _CHUNK = 1 << 20
@@ -36,6 +36,8 @@ class SyncFailure(Exception):
 class SyncReport:
     downloaded: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
+    # Listed by the previous pipeline as not existing: nothing to download.
+    absent: list[str] = field(default_factory=list)
     # (key, why) for every listed file that could not be brought up to date.
     failed: list[tuple[str, str]] = field(default_factory=list)
 
@@ -44,9 +46,10 @@ class SyncReport:
         return not self.failed
 
     def summary(self) -> str:
+        absent = f", {len(self.absent)} listed as absent" if self.absent else ""
         return (
             f"{len(self.downloaded)} downloaded, {len(self.unchanged)} unchanged, "
-            f"{len(self.failed)} failed"
+            f"{len(self.failed)} failed{absent}"
         )
 
 
@@ -139,9 +142,14 @@ def sync_from_manifest(store: S3Store, dest: Path) -> SyncReport:
     manifest = read_manifest(store)
     report = SyncReport()
     for relative_key, entry in sorted(manifest["files"].items()):
+        if is_absent(entry):
+            report.absent.append(relative_key)
+            continue
         try:
-            if not isinstance(entry, dict) or not entry.get("md5"):
-                raise SyncFailure("the manifest entry has no md5")
+            if not isinstance(entry, dict):
+                raise SyncFailure("the manifest entry is not an object")
+            if not entry.get("md5"):
+                raise SyncFailure(NO_MD5)
             path = local_path(dest, relative_key)
             if file_md5(path) == entry["md5"]:
                 report.unchanged.append(relative_key)

@@ -245,10 +245,8 @@ def _with_every_column(table: pa.Table) -> pa.Table:
         if name in table.schema.names:
             continue
         if name == "code":
-            values = pc.utf8_replace_slice(
-                table.column("ticker"), start=-2, stop=None, replacement=""
-            )
-            table = table.append_column(name, values)
+            code = pc.replace_substring_regex(table.column("ticker"), r"\.T$", "")
+            table = table.append_column(name, code)
         else:
             table = table.append_column(name, pa.nulls(table.num_rows, pa.string()))
     return table

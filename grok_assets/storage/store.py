@@ -25,6 +25,7 @@ from grok_assets.storage.errors import (
     CorruptObjectError,
     NoSuchBucketError,
     ObjectMissingError,
+    PreconditionFailedError,
     StorageError,
     TransferInterruptedError,
     UploadAlteredError,
@@ -299,6 +300,39 @@ class S3Store:
         if existing is not None and existing.md5 == md5_hex(data):
             return existing, False
         return self.put_bytes(relative_key, data), True
+
+    def record_md5(self, relative_key: str, etag: str) -> ObjectInfo:
+        """Give an object another writer uploaded the MD5 metadata this project's objects
+        carry, leaving its bytes as they are: a copy onto itself with the metadata
+        replaced, refused (412) if the object changed since ``etag``."""
+        data, info = self.get_bytes(relative_key, verify_md5=False)
+        if info.etag != etag:
+            raise PreconditionFailedError(
+                f"{self.uri(relative_key)} changed since it was inspected; nothing was written",
+                bucket=self.bucket,
+                key=relative_key,
+            )
+        digest = md5_hex(data)
+        key = self.location.key(relative_key)
+        with self.translating("recording the MD5 of", relative_key):
+            head = self.client.head_object(Bucket=self.bucket, Key=key)
+            response = self.client.copy_object(
+                Bucket=self.bucket,
+                Key=key,
+                CopySource={"Bucket": self.bucket, "Key": key},
+                CopySourceIfMatch=etag,
+                MetadataDirective="REPLACE",
+                Metadata={**(head.get("Metadata") or {}), MD5_METADATA_KEY: digest},
+                ContentType=head.get("ContentType") or "application/octet-stream",
+            )
+        result = response.get("CopyObjectResult", {})
+        return ObjectInfo(
+            key=relative_key,
+            size=len(data),
+            etag=str(result.get("ETag", etag)),
+            last_modified=result.get("LastModified", info.last_modified),
+            md5=digest,
+        )
 
     def delete(self, relative_key: str) -> None:
         with self.translating("deleting", relative_key):

@@ -139,7 +139,8 @@ def is_backed_up(store: S3Store, date: str) -> bool:
 
 
 def manifest_violations(store: S3Store, *, archive_generations_count: bool = False) -> list[str]:
-    """Entries of the manifest whose size or MD5 is not that of the bytes in S3.
+    """Entries of the manifest whose size or MD5 is not that of the bytes in S3 (or that
+    say a file does not exist while S3 holds it).
 
     ``archive_generations_count``: an archive entry whose bytes S3 still holds as a
     generation is not a violation (the state right after a crash between the archive
@@ -161,6 +162,11 @@ def manifest_violations(store: S3Store, *, archive_generations_count: bool = Fal
     problems = []
     for key, entry in sorted(files.items()):
         actual = _read(store, key)
+        if isinstance(entry, dict) and entry.get("exists") is False:
+            # The previous pipeline's note that a file does not exist: true or not.
+            if actual is not None:
+                problems.append(f"{key}: manifest says it does not exist, S3 holds it")
+            continue
         if actual is not None and (len(actual), hashlib.md5(actual).hexdigest()) == (
             entry.get("size"),
             entry.get("md5"),
