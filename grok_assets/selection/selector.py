@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from grok_assets import layout, trading_calendar
-from grok_assets.selection.answer import parse_model_answer
+from grok_assets.selection.answer import candidates_table, parse_recorded_array
 from grok_assets.selection.feedback import load_feedback, render_feedback
 from grok_assets.selection.prompt import PROMPT_VERSION, PromptContext, build_prompt
 from grok_assets.settings import SELECTORS, Settings, SettingsError
@@ -47,12 +47,13 @@ def select_candidates(
     if config.kind == "replay":
         key = layout.replay_answer_key(trading_day)
         data, _ = store.get_bytes(key)
-        return parse_model_answer(
-            data.decode("utf-8"),
+        picks = parse_recorded_array(data.decode("utf-8"), source=store.uri(key))
+        return candidates_table(
+            picks,
             trading_date=date,
             model="replay",
             prompt_version=PROMPT_VERSION,
-            source=store.uri(key),
+            response_id=None,
         )
     if config.kind == "xai":
         from grok_assets.selection.xai import XaiClientSettings, request_selection
@@ -66,11 +67,12 @@ def select_candidates(
         )
         prompt = build_prompt(date, prompt_context(trading_day, store))
         answer = request_selection(client_settings, prompt)
-        return parse_model_answer(
-            answer,
+        picks = parse_recorded_array(answer, source=f"xai model {config.model}")
+        return candidates_table(
+            picks,
             trading_date=date,
             model=config.model,
             prompt_version=PROMPT_VERSION,
-            source=f"xai model {config.model}",
+            response_id=None,
         )
     raise SettingsError(f"selector kind {config.kind!r} is not one of {', '.join(SELECTORS)}")
