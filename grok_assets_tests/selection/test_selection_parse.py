@@ -398,9 +398,18 @@ def test_replay_key() -> None:
 def test_build_prompt() -> None:
     context = PromptContext("2025-05-30", "2025-05-30", "2025-06-03")
     text = build_prompt(DATE, context)
-    assert PROMPT_VERSION == "v2"
+    assert PROMPT_VERSION == "v3"
     assert DATE in text and "2025-06-03" in text and NO_HISTORY in text
     assert "$" not in text
     with_feedback = build_prompt(DATE, PromptContext("a", "b", "c", feedback="Win rate 40%."))
     assert "Win rate 40%." in with_feedback and NO_HISTORY not in with_feedback
     assert NO_HISTORY in build_prompt(DATE)
+
+
+def test_prompt_asks_for_search_citations_and_states_the_cut_off() -> None:
+    # Monday 2025-06-02: the selection is made on Sunday evening, whenever it runs.
+    text = build_prompt(DATE, PromptContext("2026-01-01", "2025-05-30", "2025-06-03"))
+    assert "23:00 JST on 2025-06-01" in text and "2026-01-01" not in text
+    assert "x_search" in text and "web_search" in text
+    assert "Cite only what your searches actually returned" in text
+    assert '{"picks": [...]}' in text and '"evidence_urls"' in text
