@@ -118,7 +118,7 @@ def selection_from(document: Mapping[str, Any], where: str | None = None) -> Sel
         table = candidates_table(
             [g.pick for g in report.grounded],
             trading_date=trading_date,
-            model=str(document.get("model") or "unknown"),
+            model=str(document.get("model") or body.get("model") or "unknown"),
             prompt_version=prompt_version,
             response_id=document.get("response_id"),
             evidence_urls={g.pick.code: g.cited_urls for g in report.grounded},
