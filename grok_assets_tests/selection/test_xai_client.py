@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from grok_assets.defs.resources import SelectorResource
 from grok_assets.selection import grounding
 from grok_assets.selection.picks import text_format
 from grok_assets.selection.xai import (
@@ -23,7 +24,7 @@ from grok_assets.selection.xai import (
     build_tools,
     request_response,
 )
-from grok_assets.settings import SettingsError
+from grok_assets.settings import Settings, SettingsError
 from grok_assets_tests.support import responses_server as srv
 from grok_assets_tests.support.picks import KABUTAN_CITED, day_picks, grounded_answer, post_id
 
@@ -315,3 +316,30 @@ def test_tools_are_checked() -> None:
         "from_date": "2026-11-20",
         "to_date": "2026-11-22",
     }
+
+
+def test_an_unconfigured_selector_takes_the_settings(fake: srv.FakeResponses) -> None:
+    # The variables an operator sets; a run's resource fields win over them.
+    settings = Settings(
+        {
+            "GROK_MODEL": srv.MODEL,
+            "XAI_BASE_URL": fake.base_url,
+            "XAI_TIMEOUT_S": "30",
+            "XAI_MAX_ATTEMPTS": "2",
+            "GROK_X_HANDLES": "@nikkei,kabutan_jp",
+        }
+    )
+    config = SelectorResource(kind="xai").config(settings)
+    assert (config.model, config.base_url) == (srv.MODEL, fake.base_url)
+    assert (config.timeout_s, config.max_attempts) == (30.0, 2)
+    assert config.x_handles == ("nikkei", "kabutan_jp") and config.stream is True
+    configured = SelectorResource(kind="xai", x_handles=[], stream=False).config(settings)
+    assert configured.x_handles == () and configured.stream is False
+    with pytest.raises(SettingsError, match=r"SelectorResource\.x_handles"):
+        SelectorResource(kind="xai", x_handles=["no such handle"]).config(settings)
+
+
+def test_defaults_are_the_current_model_and_a_long_timeout() -> None:
+    config = SelectorResource(kind="xai").config(Settings({}))
+    assert config.model == "grok-4.3" and config.timeout_s == 1200.0
+    assert config.base_url == "https://api.x.ai/v1"
