@@ -267,8 +267,7 @@ def require_search(body: Mapping[str, Any], *, source: str) -> tuple[SearchUsage
         raise GroundingError(
             f"{source}: no live search ran (server-side tools used {usage.tools_used}; "
             f"{searches}; {len(citations)} url_citation annotation(s)): the picks would rest "
-            "on the model's training data, not on tonight's posts and news; nothing was "
-            "written"
+            "on the model's training data, not on tonight's posts and news"
         )
     return usage, citations
 
@@ -284,8 +283,8 @@ def ground(
         reasons = "; ".join(dropped.reason for dropped in report.dropped)
         raise GroundingError(
             f"{source}: only {len(report.grounded)} of {len(picks)} picks are grounded in "
-            f"the {len(citations)} cited source(s), at least {minimum} needed; nothing was "
-            f"written. Dropped: {reasons}",
+            f"the {len(citations)} cited source(s), at least {minimum} needed. Dropped: "
+            f"{reasons}",
             report.dropped,
         )
     return report

@@ -236,7 +236,7 @@ def test_an_answer_with_no_search_at_all(
     run = live(stream)
 
     assert not run.result.success
-    said(run, "no live search ran", "request id req-1", "HTTP 200", "nothing was written")
+    said(run, "no live search ran", "request id req-1", "HTTP 200", "Nothing was written")
     assert_nothing_written(store)
     assert len(fake.requests) == 1  # an answer is never asked for again
 
@@ -250,6 +250,7 @@ def test_fewer_than_ten_grounded_picks(
 
     assert not run.result.success
     said(run, "only 9 of 12 picks are grounded", "at least 10 needed", "request id req-1")
+    assert "Nothing was written" in run.failure
     for code in CODES[9:12]:
         assert any(line.startswith(f"dropped {code} ") for line in run.logs), run.logs
     assert_nothing_written(store)
@@ -265,6 +266,7 @@ def test_output_text_that_is_not_json_despite_the_schema(
 
     assert not run.result.success
     said(run, "is not valid JSON", "despite the strict schema", srv.NOT_JSON_TEXT, "req-1")
+    assert "Nothing was written" in run.failure
     assert_nothing_written(store)
     assert len(fake.requests) == 1
 

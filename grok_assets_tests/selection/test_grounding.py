@@ -65,7 +65,7 @@ def test_no_live_search(answer: srv.Answer) -> None:
     picks, _ = picks_of()
     with pytest.raises(GroundingError, match="xai: no live search ran") as info:
         grounding.ground(body_of(answer), picks, source="xai")
-    assert "nothing was written" in str(info.value)
+    assert "not on tonight's posts and news" in str(info.value)
 
 
 def test_a_response_searched_only_by_usage_counts() -> None:

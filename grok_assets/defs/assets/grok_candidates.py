@@ -5,10 +5,11 @@ from typing import Any
 
 from dagster import AssetExecutionContext, Failure, MaterializeResult, MetadataValue, asset
 
+from grok_assets import layout
 from grok_assets.defs.partitions import partition_date, trading_day_partitions
 from grok_assets.defs.resources import SelectorResource, StorageResource
 from grok_assets.selection.answer import ModelAnswerError
-from grok_assets.selection.candidates import CandidatesOutcome, store_candidates_once
+from grok_assets.selection.candidates import ASKED, CandidatesOutcome, store_candidates_once
 from grok_assets.selection.grounding import GroundingError
 
 
@@ -40,7 +41,10 @@ def grok_candidates(
         for pick in dropped:
             context.log.warning(f"dropped {pick.reason}")
         raise Failure(
-            description=str(refused),
+            description=(
+                f"{refused}. Nothing was written: neither "
+                f"{store.uri(layout.answer_key(day))} nor {store.uri(layout.candidates_key(day))}"
+            ),
             metadata={"dropped_picks": len(dropped)},
             allow_retries=False,
         )
@@ -48,7 +52,7 @@ def grok_candidates(
         context.log.warning(f"dropped {reason}")
     if not outcome.written:
         context.log.info(f"{store.uri(outcome.key)} was already stored; keeping it")
-    elif outcome.how != "asked":
+    elif outcome.how != ASKED:
         context.log.info(f"candidates {outcome.how} {store.uri(outcome.evidence_key)}")
     metadata: dict[str, Any] = {
         "uri": MetadataValue.path(store.uri(outcome.key)),
