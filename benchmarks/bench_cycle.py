@@ -93,13 +93,19 @@ def _published_selection(rows: pa.Table, day: dt.date) -> pa.Table:
     """The selection that was published for ``day``, from its backtested rows."""
     count = rows.num_rows
     selected = (day - dt.timedelta(days=1)).isoformat() + "T23:00:00+09:00"
+    # The archive does not keep the answer's id or evidence; the gate never reads them.
+    answer_only = {
+        "response_id": pa.nulls(count, pa.string()),
+        "evidence_urls": pa.nulls(count, pa.list_(pa.string())),
+    }
     columns = {
         "date": rows.column(DATE_COLUMN),
         "selected_time": pa.array([selected] * count),
+        **answer_only,
         **{
             name: rows.column(name)
             for name in CANDIDATE_SCHEMA.names
-            if name not in ("date", "selected_time")
+            if name not in ("date", "selected_time", *answer_only)
         },
     }
     return pa.table(columns).select(CANDIDATE_SCHEMA.names).cast(CANDIDATE_SCHEMA)

@@ -13,6 +13,9 @@ change. Glossary: asset key, what the domain calls it, its key under ``$S3_PREFI
 - ``grok_manifest``: the manifest, ``manifest.json``
 - ``prices_daily``, ``prices_5m``: price bars (external, read only),
   ``prices_max_1d.parquet``, ``prices_60d_5m.parquet``
+- part of ``grok_candidates``: the evidence behind N's picks, the model's whole response
+  with what was asked, its searches, citations and cost, ``grok/answers/YYYYMMDD.json``
+  (write-once)
 - no asset: a recorded answer for ``GROK_SELECTOR=replay``, ``grok/replay/YYYYMMDD.json``
 - no asset: an archive generation (the archive before a write),
   ``backtest/archive_generations/grok_trending_archive_<id>.parquet``
@@ -33,6 +36,7 @@ PRICES_5M = "prices_60d_5m.parquet"
 CANDIDATES_DIR = "grok/candidates/"
 DAILY_BACKUP_DIR = "backtest/"
 REPLAY_DIR = "grok/replay/"
+ANSWERS_DIR = "grok/answers/"
 GENERATIONS_DIR = "backtest/archive_generations/"
 # Probe objects live here for milliseconds; never parquet, so never in the manifest.
 PROBE_DIR = ".probe/"
@@ -54,7 +58,11 @@ _DATED_KEYS = {
     DAILY: re.compile(rf"^{re.escape(DAILY_BACKUP_DIR)}grok_trending_(\d{{8}})\.parquet$"),
     CANDIDATES: re.compile(rf"^{re.escape(CANDIDATES_DIR)}grok_candidates_(\d{{8}})\.parquet$"),
 }
-_REPLAY_KEY = re.compile(rf"^{re.escape(REPLAY_DIR)}(\d{{8}})\.json$")
+# Day-keyed JSON objects: never parquet, so never in the manifest.
+_JSON_KEYS = (
+    re.compile(rf"^{re.escape(REPLAY_DIR)}(\d{{8}})\.json$"),
+    re.compile(rf"^{re.escape(ANSWERS_DIR)}(\d{{8}})\.json$"),
+)
 
 
 @dataclass(frozen=True)
@@ -89,6 +97,11 @@ def daily_backup_key(day: dt.date) -> str:
 
 def replay_answer_key(day: dt.date) -> str:
     return f"{REPLAY_DIR}{compact(day)}.json"
+
+
+def answer_key(day: dt.date) -> str:
+    """The evidence file of ``day``'s selection: the model's response as it came."""
+    return f"{ANSWERS_DIR}{compact(day)}.json"
 
 
 def generation_key(generation_id: str) -> str:
@@ -130,5 +143,8 @@ def is_layout_key(relative_key: str) -> bool:
     # A probe a killed process left behind is ours too: the next probe deletes it.
     if generation_id_of(relative_key) is not None or relative_key.startswith(PROBE_DIR):
         return True
-    match = _REPLAY_KEY.match(relative_key)
-    return match is not None and _day(match.group(1)) is not None
+    for pattern in _JSON_KEYS:
+        match = pattern.match(relative_key)
+        if match is not None:
+            return _day(match.group(1)) is not None
+    return False

@@ -56,7 +56,14 @@ CANDIDATE_SCHEMA = pa.schema(
         pa.field("grok_rank", pa.int64()),
         pa.field("selected_time", pa.string()),
         pa.field("prompt_version", pa.string()),
+        # As the API returned it (it may name a more specific version than was asked
+        # for); "replay" for a recorded bare array, which names no model.
         pa.field("model", pa.string()),
+        # The Responses API id of the answer (grok/answers/YYYYMMDD.json holds it whole);
+        # null for a recorded bare array.
+        pa.field("response_id", pa.string()),
+        # The pick's evidence that the response cites: X posts and articles.
+        pa.field("evidence_urls", pa.list_(pa.string())),
     ]
 )
 

@@ -9,7 +9,8 @@ environment and never appear in a repr, a message or run configuration.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from grok_assets.layout import Location
@@ -30,6 +31,27 @@ def normalize_prefix(prefix: str) -> str:
     return prefix if not prefix or prefix.endswith("/") else prefix + "/"
 
 
+def normalize_x_handles(handles: Iterable[str], where: str) -> tuple[str, ...]:
+    """X handles as x_search takes them: without "@", each once, at most MAX_X_HANDLES.
+    ``where`` names the setting in the error (``GROK_X_HANDLES``, a resource field)."""
+    cleaned: list[str] = []
+    for handle in handles:
+        name = handle.strip().removeprefix("@")
+        if not name:
+            continue
+        if not _X_HANDLE.fullmatch(name):
+            raise SettingsError(
+                f"{where}: {handle.strip()!r} is not an X handle (1-15 letters, digits or _)"
+            )
+        if name.lower() not in {known.lower() for known in cleaned}:
+            cleaned.append(name)
+    if len(cleaned) > MAX_X_HANDLES:
+        raise SettingsError(
+            f"{where} names {len(cleaned)} X handles; x_search allows at most {MAX_X_HANDLES}"
+        )
+    return tuple(cleaned)
+
+
 @dataclass(frozen=True)
 class Variable:
     name: str
@@ -41,10 +63,17 @@ DEFAULT_PREFIX = "parquet/"
 DEFAULT_REGION = "ap-northeast-1"
 DEFAULT_SELECTOR = "xai"
 SELECTORS = ("xai", "replay")
-DEFAULT_MODEL = "grok-4"
+# grok-4 (grok-4-0709) and the grok-3 and fast generations were retired on 2026-05-15.
+DEFAULT_MODEL = "grok-4.3"
 DEFAULT_XAI_BASE_URL = "https://api.x.ai/v1"
-DEFAULT_XAI_TIMEOUT_S = 120.0
+# A request that searches X and the web can take many minutes; xAI advises at least 900 s.
+DEFAULT_XAI_TIMEOUT_S = 1200.0
 DEFAULT_XAI_MAX_ATTEMPTS = 4
+# xAI's x_search accepts at most 10 allowed_x_handles (some of its pages say 20; 10 is
+# safe under both).
+MAX_X_HANDLES = 10
+# An X handle: 1-15 letters, digits or underscores; "@" is optional when it is given.
+_X_HANDLE = re.compile(r"[A-Za-z0-9_]{1,15}")
 DEFAULT_UI_HOST = "127.0.0.1"
 DEFAULT_UI_PORT = 3000
 
@@ -64,6 +93,7 @@ VARIABLES = (
     Variable("GROK_SELECTOR", DEFAULT_SELECTOR, "xai (live Grok) or replay (recorded answers)"),
     Variable("XAI_API_KEY", "", "xAI API key; never logged or written"),
     Variable("GROK_MODEL", DEFAULT_MODEL, "model name"),
+    Variable("GROK_X_HANDLES", "", f"at most {MAX_X_HANDLES} X handles x_search is limited to"),
     Variable("XAI_BASE_URL", DEFAULT_XAI_BASE_URL, "OpenAI-compatible endpoint"),
     Variable("XAI_TIMEOUT_S", f"{DEFAULT_XAI_TIMEOUT_S:g}", "per-request timeout, seconds"),
     Variable("XAI_MAX_ATTEMPTS", str(DEFAULT_XAI_MAX_ATTEMPTS), "attempts in all"),
@@ -179,12 +209,18 @@ class Settings:
         return self.get("GROK_MODEL") or DEFAULT_MODEL
 
     @property
+    def grok_x_handles(self) -> tuple[str, ...]:
+        """The X accounts x_search is restricted to; empty means all of X."""
+        return normalize_x_handles((self.get("GROK_X_HANDLES") or "").split(","), "GROK_X_HANDLES")
+
+    @property
     def xai_base_url(self) -> str:
         return self.get("XAI_BASE_URL") or DEFAULT_XAI_BASE_URL
 
     @property
     def xai_timeout_s(self) -> float:
-        """Per-request timeout; a hung connection fails after this, then is retried."""
+        """How long a request may stay silent (a stream: between events; a JSON answer:
+        until it arrives); a timed-out request is retried once."""
         return self._number("XAI_TIMEOUT_S", DEFAULT_XAI_TIMEOUT_S, 1.0)
 
     @property

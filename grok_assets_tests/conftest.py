@@ -1,5 +1,5 @@
 """Fixtures every test shares: one loopback S3 server per session, a fresh bucket per
-test, the store and the run resources on it, and a local xAI server.
+test, the store and the run resources on it, and a local xAI Responses server.
 
 Tests configure runs through resources and commands through an explicit environment
 mapping; none changes the process environment to point the code somewhere.
@@ -7,10 +7,8 @@ mapping; none changes the process environment to point the code somewhere.
 
 from __future__ import annotations
 
-import threading
 import uuid
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +18,8 @@ from grok_assets.dev.s3_server import LoopbackS3, loopback_s3_server
 from grok_assets.layout import Location
 from grok_assets.settings import DEFAULT_PREFIX, Settings
 from grok_assets.storage import S3Store
-from grok_assets_tests.support.chat_server import FakeXai, make_handler
 from grok_assets_tests.support.pipeline import Pipeline
+from grok_assets_tests.support.responses_server import FakeResponses, responses_server
 
 _SYSTEM = Path(__file__).parent / "system"
 
@@ -76,14 +74,12 @@ def pipeline(s3: LoopbackS3, bucket: str) -> Pipeline:
 
 
 @pytest.fixture
-def fake() -> Iterator[FakeXai]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
-    fake_xai = FakeXai(base_url=f"http://127.0.0.1:{server.server_address[1]}/v1")
-    server.RequestHandlerClass = make_handler(fake_xai)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield fake_xai
-    fake_xai.release.set()
-    server.shutdown()
-    server.server_close()
-    thread.join(5)
+def fake() -> Iterator[FakeResponses]:
+    """A local server speaking xAI's Responses API (JSON and server-sent events)."""
+    with responses_server() as server:
+        yield server
+    # Whatever a test did, nothing asked for the retired chat-completions route or
+    # Live Search.
+    for request in server.requests:
+        assert request["path"] == "/v1/responses", request["path"]
+        assert "search_parameters" not in request["body"] and "messages" not in request["body"]

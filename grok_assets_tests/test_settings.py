@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
-from grok_assets.settings import MissingSettingError, Settings, SettingsError
+from grok_assets.settings import VARIABLES, MissingSettingError, Settings, SettingsError
 
 
 @pytest.mark.parametrize("value", [None, "", "   "])
@@ -57,3 +60,44 @@ def test_bad_selector_is_refused() -> None:
         Settings({"GROK_SELECTOR": "openai"}).selector  # noqa: B018
     # Set but malformed: not reported as missing.
     assert not isinstance(caught.value, MissingSettingError)
+
+
+def test_grok_defaults_are_current() -> None:
+    settings = Settings({})
+    assert settings.grok_model == "grok-4.3"
+    # A search-heavy Responses call can take many minutes.
+    assert settings.xai_timeout_s == 1200.0
+    assert settings.grok_x_handles == ()
+
+
+def test_x_handles_are_cleaned() -> None:
+    settings = Settings({"GROK_X_HANDLES": " @nikkei, kabutan_jp,,@Nikkei , minkabu_jp "})
+    assert settings.grok_x_handles == ("nikkei", "kabutan_jp", "minkabu_jp")
+
+
+@pytest.mark.parametrize(
+    ("value", "complaint"),
+    [
+        (",".join(f"h{n}" for n in range(11)), "at most 10"),
+        ("nikkei, not a handle", "'not a handle' is not an X handle"),
+        ("a_handle_longer_than_15", "is not an X handle"),
+    ],
+)
+def test_bad_x_handles_are_refused(value: str, complaint: str) -> None:
+    with pytest.raises(SettingsError, match="GROK_X_HANDLES") as caught:
+        Settings({"GROK_X_HANDLES": value}).grok_x_handles  # noqa: B018
+    assert complaint in str(caught.value)
+
+
+def test_every_variable_is_read_listed_and_documented() -> None:
+    # The names settings.py reads, settings.VARIABLES and the README's configuration
+    # table are the same set: a new setting cannot be added to one and not the others.
+    root = Path(__file__).resolve().parents[1]
+    source = (root / "grok_assets" / "settings.py").read_text()
+    read = set(re.findall(r'(?:get|require|_number)\(\s*"([A-Z][A-Z0-9_]+)"', source))
+    table = (root / "README.md").read_text().split("## Configuration", 1)[1].split("\n## ")[0]
+    first_cells = [line.split("|")[1] for line in table.splitlines() if line.startswith("| `")]
+    documented = set(re.findall(r"`([A-Z][A-Z0-9_]+)`", "\n".join(first_cells)))
+    listed = {variable.name for variable in VARIABLES}
+    assert "GROK_X_HANDLES" in read
+    assert read == listed == documented

@@ -8,14 +8,13 @@ environment (the demo, the tests) pass configured resources instead.
 
 import datetime as dt
 
-import pyarrow as pa
 from dagster import ConfigurableResource, ResourceDependency
 from dagster_aws.s3 import S3Resource
 from pydantic import PrivateAttr
 
 from grok_assets.layout import Location
-from grok_assets.selection.selector import SelectorConfig, select_candidates
-from grok_assets.settings import Settings, normalize_prefix
+from grok_assets.selection.selector import Selection, SelectorConfig, select_candidates
+from grok_assets.settings import Settings, normalize_prefix, normalize_x_handles
 from grok_assets.storage import S3Store
 
 
@@ -87,13 +86,16 @@ def storage_resource_from(
 class SelectorResource(ConfigurableResource):
     """Where a day's candidates come from: ``xai`` (Grok, live) or ``replay`` (recorded
     answers in the bucket). Defaults to ``GROK_SELECTOR`` and the ``GROK_MODEL`` /
-    ``XAI_*`` settings; the API key only ever comes from ``XAI_API_KEY``."""
+    ``GROK_X_HANDLES`` / ``XAI_*`` settings; the API key only ever comes from
+    ``XAI_API_KEY``. ``stream`` (default on) reads the answer as server-sent events."""
 
     kind: str | None = None
     model: str | None = None
     base_url: str | None = None
     timeout_s: float | None = None
     max_attempts: int | None = None
+    x_handles: list[str] | None = None
+    stream: bool = True
 
     def config(self, settings: Settings) -> SelectorConfig:
         return SelectorConfig(
@@ -104,8 +106,14 @@ class SelectorResource(ConfigurableResource):
             max_attempts=(
                 self.max_attempts if self.max_attempts is not None else settings.xai_max_attempts
             ),
+            x_handles=(
+                normalize_x_handles(self.x_handles, "SelectorResource.x_handles")
+                if self.x_handles is not None
+                else settings.grok_x_handles
+            ),
+            stream=self.stream,
         )
 
-    def select(self, trading_day: dt.date, store: S3Store) -> pa.Table:
+    def select(self, trading_day: dt.date, store: S3Store) -> Selection:
         settings = Settings.from_environment()
         return select_candidates(self.config(settings), trading_day, store, settings)

@@ -114,6 +114,23 @@ def demo_days(cycle_days: int = DEMO_CYCLE_DAYS) -> list[dt.date]:
     return days
 
 
+def _grounding(store: S3Store, day: dt.date) -> str | None:
+    """What the day's evidence file says about the answer, when grounding was checked."""
+    from grok_assets.selection import evidence
+
+    key = layout.answer_key(day)
+    if not store.exists(key):
+        return None
+    summary = evidence.summary_of(evidence.decode(store.get_bytes(key)[0], store.uri(key)))
+    if not summary.grounding_checked:
+        return None
+    searches = ", ".join(f"{tool} {count}" for tool, count in summary.searches.items())
+    cost = f", {summary.cost_usd:.4f} USD" if summary.cost_usd is not None else ""
+    return (
+        f"{summary.grounded} picks grounded in {summary.citations} cited sources ({searches}{cost})"
+    )
+
+
 def run_demo(out: Callable[[str], None] = print) -> int:
     with demo_target(out=out) as target:
         return play_demo(target, out)
@@ -161,10 +178,11 @@ def play_demo(
             for day in days[:cycle_days]:
                 ok = run("selection_job", day)
                 published = published_selection_date(store)
+                grounded = _grounding(store, day)
                 steps.expect(
-                    ok and published == day.isoformat(),
-                    f"eve of {day} 23:00  selection_job: gate passed, grok_trending.parquet now "
-                    f"holds {published}",
+                    ok and published == day.isoformat() and grounded is not None,
+                    f"eve of {day} 23:00  selection_job: {grounded or 'no grounded answer'}, "
+                    f"gate passed, grok_trending.parquet now holds {published}",
                 )
                 ok = run("backtest_job", day)
                 status = backup_status(store, day.isoformat())

@@ -18,6 +18,7 @@ import datetime as dt
 import json
 import random
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -165,16 +166,39 @@ def _simulate(
 
 
 # -- recorded answers, for GROK_SELECTOR=replay ----------------------------------------
+#
+# Each day's answer is a recorded Responses API body shaped like a real grok-4.3 one:
+# search calls (x_search_call, web_search_call), usage with server-side tool counts and
+# cost, and one message whose output_text is the structured answer {"picks": [...]},
+# with a url_citation annotation per source found. The evidence is quoted as a model
+# quotes it (a post under its author's handle) and cited as xAI cites it
+# (https://x.com/i/status/ID), so the demo runs the real grounding rule. The posts and
+# pages do not exist: the handles are sample ones and the articles live on example.com.
 
 SAMPLE_SIZE = 12
 SAMPLE_MARK = "[SAMPLE - not a real analysis]"
+SAMPLE_MODEL = "grok-4.3 (sample recording)"
 _CATEGORIES = ("決算", "防衛", "半導体", "材料株", "エネルギー", "インバウンド")
 _POLICY = ("High", "Med", "Low")
-_ACCOUNTS = ("@sample_trader_a", "@sample_trader_b", "@sample_media")
+_ACCOUNTS = ("sample_trader_a", "sample_trader_b", "sample_media")
+_X_CALLS = 2
+_WEB_CALLS = 1
+# What a grok-4.3 call of this size costs, roughly: about 0.04 USD.
+_BASE_COST_TICKS = 292_331_500
+_COST_PER_SEARCH_TICKS = 50_000_000
 
 
-def sample_answer(trading_date: str, universe: Sequence[tuple[str, str]], seed: int = 0) -> str:
-    """A deterministic answer in the model's own format, drawn from ``(code, name)`` pairs."""
+def _post_url(handle: str, rng: random.Random) -> tuple[str, str]:
+    """(as quoted, as cited) for one sample X post."""
+    status = rng.randrange(10**18, 2 * 10**18)
+    return f"https://x.com/{handle}/status/{status}", f"https://x.com/i/status/{status}"
+
+
+def sample_picks(
+    trading_date: str, universe: Sequence[tuple[str, str]], seed: int = 0
+) -> list[dict[str, Any]]:
+    """Deterministic picks in the model's own format, drawn from ``(code, name)`` pairs;
+    each cites one sample X post and one sample article."""
     trading_calendar.parse_date(trading_date)  # refuses anything but a real date
     unique = list(dict.fromkeys(universe))
     if len({code for code, _ in unique}) < SAMPLE_SIZE:
@@ -183,10 +207,12 @@ def sample_answer(trading_date: str, universe: Sequence[tuple[str, str]], seed: 
     # and PYTHONHASHSEED values.
     rng = random.Random(f"{trading_date}/{seed}")
     by_code = dict(unique)
-    items = []
+    items: list[dict[str, Any]] = []
     for code in rng.sample(sorted(by_code), SAMPLE_SIZE):
         category = rng.choice(_CATEGORIES)
         has_mention = rng.random() < 0.4
+        handle = rng.choice(_ACCOUNTS)
+        post, _ = _post_url(handle, rng)
         items.append(
             {
                 "code": code,
@@ -196,7 +222,89 @@ def sample_answer(trading_date: str, universe: Sequence[tuple[str, str]], seed: 
                 "sentiment_score": round(rng.uniform(0.4, 0.95), 2),
                 "policy_link": rng.choice(_POLICY),
                 "has_mention": has_mention,
-                "mentioned_by": [rng.choice(_ACCOUNTS)] if has_mention else [],
+                "mentioned_by": [f"@{handle}"] if has_mention else [],
+                "evidence_urls": [
+                    post,
+                    f"https://example.com/sample-news/{trading_date}/{code}",
+                ],
             }
         )
-    return json.dumps(items, ensure_ascii=False, indent=2)
+    return items
+
+
+def cited_form(url: str) -> str:
+    """A sample URL as the search cites it: X posts as https://x.com/i/status/ID."""
+    prefix, _, status = url.rpartition("/status/")
+    return f"https://x.com/i/status/{status}" if prefix.startswith("https://x.com/") else url
+
+
+def sample_response(
+    trading_date: str, universe: Sequence[tuple[str, str]], seed: int = 0
+) -> dict[str, Any]:
+    """The recorded Responses body of :func:`sample_picks`: searched, cited, costed."""
+    picks = sample_picks(trading_date, universe, seed)
+    compact = trading_date.replace("-", "")
+    cited = list(dict.fromkeys(cited_form(url) for pick in picks for url in pick["evidence_urls"]))
+    searches = [
+        {"type": "x_search_call", "id": f"xs_sample_{compact}_{n}", "status": "completed"}
+        for n in range(_X_CALLS)
+    ] + [
+        {
+            "type": "web_search_call",
+            "id": f"ws_sample_{compact}_{n}",
+            "status": "completed",
+            "action": {"type": "search", "query": f"東証 材料 {trading_date}"},
+        }
+        for n in range(_WEB_CALLS)
+    ]
+    message = {
+        "type": "message",
+        "id": f"msg_sample_{compact}",
+        "role": "assistant",
+        "status": "completed",
+        "content": [
+            {
+                "type": "output_text",
+                "text": json.dumps({"picks": picks}, ensure_ascii=False),
+                # With include=["no_inline_citations"] the sources come without
+                # positions in the text, and the title is the URL.
+                "annotations": [
+                    {
+                        "type": "url_citation",
+                        "url": url,
+                        "title": url,
+                        "start_index": 0,
+                        "end_index": 0,
+                    }
+                    for url in cited
+                ],
+                "logprobs": [],
+            }
+        ],
+    }
+    calls = _X_CALLS + _WEB_CALLS
+    return {
+        "id": f"sample-{compact}-{seed}",
+        "object": "response",
+        "created_at": 0,
+        "model": SAMPLE_MODEL,
+        "status": "completed",
+        "output": [*searches, message],
+        "usage": {
+            "input_tokens": 7583,
+            "output_tokens": 3192,
+            "total_tokens": 10775,
+            "num_sources_used": len(cited),
+            "num_server_side_tools_used": calls,
+            "cost_in_usd_ticks": _BASE_COST_TICKS + _COST_PER_SEARCH_TICKS * calls,
+            "server_side_tool_usage_details": {
+                "web_search_calls": _WEB_CALLS,
+                "x_search_calls": _X_CALLS,
+            },
+        },
+    }
+
+
+def sample_answer(trading_date: str, universe: Sequence[tuple[str, str]], seed: int = 0) -> str:
+    """The recorded answer for ``grok/replay/YYYYMMDD.json``: a Responses body as JSON."""
+    return json.dumps(sample_response(trading_date, universe, seed), ensure_ascii=False, indent=1)

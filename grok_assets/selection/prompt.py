@@ -11,8 +11,13 @@ import dataclasses
 import importlib.resources
 from string import Template
 
+from grok_assets.selection.window import selection_evening
+from grok_assets.trading_calendar import parse_date
+
 # v2: the feedback section carries backtest figures from the archive (feedback.py).
-PROMPT_VERSION = "v2"
+# v3: tonight's X posts and news through the search tools, the 23:00 cut-off, a
+#     structured answer {"picks": [...]} whose picks cite their evidence_urls.
+PROMPT_VERSION = "v3"
 NO_HISTORY = (
     "No backtest history yet: the archive holds no results of earlier selections "
     "for the recent trading days."
@@ -54,4 +59,6 @@ def build_prompt(trading_date: str, context: PromptContext | None = None) -> str
         latest_trading_day=context.latest_trading_day if context else _UNKNOWN,
         next_trading_day=context.next_trading_day if context else _UNKNOWN,
         feedback=feedback or NO_HISTORY,
+        # The evening before N, from N itself: a backfill states the same cut-off.
+        selection_evening=selection_evening(parse_date(trading_date)).isoformat(),
     )

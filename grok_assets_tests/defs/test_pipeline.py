@@ -19,11 +19,11 @@ from grok_assets.backup.restore import restore_daily_backup
 from grok_assets.definitions import defs
 from grok_assets.defs.resources import SelectorResource, StorageResource
 from grok_assets.defs.run import run_quietly
-from grok_assets.dev.sample_data import SAMPLE_UNIVERSE, sample_answer
+from grok_assets.dev.sample_data import SAMPLE_UNIVERSE, sample_picks
 from grok_assets.dev.seeding import seed_sample
 from grok_assets.settings import DEFAULT_XAI_MAX_ATTEMPTS, DEFAULT_XAI_TIMEOUT_S
 from grok_assets.storage import S3Store, read_parquet, write_parquet
-from grok_assets_tests.support.chat_server import KEY, MODEL, FakeXai, Reply
+from grok_assets_tests.support import responses_server as srv
 from grok_assets_tests.support.pipeline import (
     DAYS,
     Pipeline,
@@ -32,6 +32,7 @@ from grok_assets_tests.support.pipeline import (
     passed_checks,
     started_steps,
 )
+from grok_assets_tests.support.responses_server import KEY, MODEL, FakeResponses
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -261,7 +262,7 @@ def test_definitions_validate_with_an_empty_environment(tmp_path: Path) -> None:
     assert "Validation successful" in result.stderr + result.stdout
 
 
-def _use_xai(monkeypatch: pytest.MonkeyPatch, fake: FakeXai, pipeline: Pipeline) -> Pipeline:
+def _use_xai(monkeypatch: pytest.MonkeyPatch, fake: FakeResponses, pipeline: Pipeline) -> Pipeline:
     """The pipeline asking the fake xAI server; only the key comes from the environment."""
     monkeypatch.setenv("XAI_API_KEY", KEY)
     selector = SelectorResource(
@@ -275,32 +276,34 @@ def _use_xai(monkeypatch: pytest.MonkeyPatch, fake: FakeXai, pipeline: Pipeline)
 
 
 def test_xai_selector_writes_the_models_picks(
-    seeded: S3Store, fake: FakeXai, monkeypatch: pytest.MonkeyPatch, pipeline: Pipeline
+    seeded: S3Store, fake: FakeResponses, monkeypatch: pytest.MonkeyPatch, pipeline: Pipeline
 ) -> None:
     pipeline = _use_xai(monkeypatch, fake, pipeline)
-    fake.script = [
-        Reply(content="```json\n" + sample_answer("2026-11-16", SAMPLE_UNIVERSE) + "\n```")
-    ]
+    fake.script = [srv.grounded(sample_picks(DAYS[0].isoformat(), SAMPLE_UNIVERSE))]
 
     result = pipeline.materialize_alone("grok_candidates", DAYS[0])
 
     assert result.success
     assert len(fake.requests) == 1
-    prompt = fake.requests[0]["body"]["messages"][-1]["content"]
+    prompt = fake.requests[0]["body"]["input"][-1]["content"]
     assert DAYS[0].isoformat() in prompt
     table = read_parquet(seeded, layout.candidates_key(DAYS[0]))
     assert table.num_rows == 12
-    assert set(table.column("model").to_pylist()) == {MODEL}
+    # The model as the API returned it, and the answer's id with every row.
+    assert set(table.column("model").to_pylist()) == {srv.SERVED_MODEL}
+    assert len(set(table.column("response_id").to_pylist())) == 1
+    assert all(urls for urls in table.column("evidence_urls").to_pylist())
     assert set(table.column("date").to_pylist()) == {DAYS[0].isoformat()}
+    assert seeded.exists(layout.answer_key(DAYS[0]))
     logs = "\n".join(str(event) for event in result.all_events)
     assert KEY not in logs
 
 
 def test_malformed_model_answer_fails_and_writes_nothing(
-    seeded: S3Store, fake: FakeXai, monkeypatch: pytest.MonkeyPatch, pipeline: Pipeline
+    seeded: S3Store, fake: FakeResponses, monkeypatch: pytest.MonkeyPatch, pipeline: Pipeline
 ) -> None:
     pipeline = _use_xai(monkeypatch, fake, pipeline)
-    fake.script = [Reply(content="Here are my picks: [{'code': 7203,}")]
+    fake.script = [srv.not_json()]
 
     result = pipeline.materialize_alone("grok_candidates", DAYS[0])
 
@@ -308,6 +311,7 @@ def test_malformed_model_answer_fails_and_writes_nothing(
     (failure,) = [e for e in result.all_events if e.is_step_failure]
     assert MODEL in str(failure.step_failure_data.error)
     assert not seeded.exists(layout.candidates_key(DAYS[0]))
+    assert not seeded.exists(layout.answer_key(DAYS[0]))
 
 
 def test_an_older_backtest_reruns_while_the_newer_selection_awaits_its_own(

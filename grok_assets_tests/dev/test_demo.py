@@ -26,6 +26,13 @@ def test_demo_runs_the_cycle_and_shows_the_blocked_day(tmp_path: Path) -> None:
     assert "daily_backup_exists failed" in blocked[0]
     assert "grok_trending.parquet untouched" in blocked[0]
     assert not [line for line in lines if line.startswith("[FAILED]")]
+    # The recorded answers went through the real grounding rule.
+    selections = [line for line in lines if "selection_job: " in line and "gate passed," in line]
+    assert len(selections) == 5
+    assert all(
+        "12 picks grounded in 24 cited sources (x_search 2, web_search 1" in line
+        for line in selections
+    )
     assert lines[-1] == "18/18 expectations held"
     # Runs persist in the instance, so the UI can show them afterwards.
     assert (tmp_path / "dagster_home" / "history").is_dir()

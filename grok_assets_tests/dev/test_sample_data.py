@@ -1,8 +1,10 @@
-"""Synthetic sample bars: schemas, labelling, determinism and daily/5m consistency."""
+"""Synthetic sample bars (schemas, labelling, determinism and daily/5m consistency) and
+recorded answers."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable, Sequence
 
 import pandas as pd
@@ -11,12 +13,18 @@ import pytest
 
 from grok_assets.dev.sample_data import (
     SAMPLE_LABEL,
+    SAMPLE_MARK,
+    SAMPLE_MODEL,
     SAMPLE_TICKERS,
     SAMPLE_UNIVERSE,
     sample_5m_bars,
+    sample_answer,
     sample_daily_bars,
+    sample_picks,
 )
 from grok_assets.schemas import BARS_5M_SCHEMA, DAILY_BARS_SCHEMA
+from grok_assets.selection import grounding
+from grok_assets.selection.selector import selection_from
 
 DAYS = [dt.date(2025, 1, 6), dt.date(2025, 1, 7), dt.date(2025, 1, 8)]
 
@@ -100,3 +108,41 @@ def test_prices_are_whole_yen_and_bars_coherent(bars: pd.DataFrame) -> None:
     assert (bars["high"] >= prices.max(axis=1)).all()
     assert (bars["low"] <= prices.min(axis=1)).all()
     assert (bars["volume"] > 0).all()
+
+
+# -- recorded answers ------------------------------------------------------------------------
+
+ANSWER_DATE = "2025-06-02"
+NAMED = [(str(1300 + i), f"サンプル{i}") for i in range(30)]
+
+
+def test_sample_answer_is_a_recorded_response_that_passes_the_grounding_rule() -> None:
+    text = sample_answer(ANSWER_DATE, NAMED)
+    assert text == sample_answer(ANSWER_DATE, NAMED)
+    assert text != sample_answer(ANSWER_DATE, NAMED, seed=1)
+    assert text != sample_answer("2025-06-03", NAMED)
+    body = json.loads(text)
+    assert body["object"] == "response" and body["model"] == SAMPLE_MODEL
+    # The real rule, not a shortcut: search ran, every pick's evidence is cited.
+    document = {"trading_date": ANSWER_DATE, "source": "replay", "response": body}
+    selection = selection_from(document, where="s3://b/grok/replay/20250602.json")
+    assert selection.table.num_rows == 12 and selection.dropped == ()
+    assert all(SAMPLE_MARK in r for r in selection.table.column("reason").to_pylist())
+    assert set(selection.table.column("model").to_pylist()) == {SAMPLE_MODEL}
+    usage = grounding.search_usage(body)
+    assert usage.per_tool() == {"x_search": 2, "web_search": 1}
+    assert grounding.cost_usd(body) is not None
+    # Quoted under the author's handle, cited as xAI cites posts.
+    first = sample_picks(ANSWER_DATE, NAMED)[0]["evidence_urls"][0]
+    assert first.startswith("https://x.com/sample_") and "/status/" in first
+    assert any(c.startswith("https://x.com/i/status/") for c in grounding.citation_urls(body))
+    with pytest.raises(ValueError, match="at least 12"):
+        sample_answer(ANSWER_DATE, NAMED[:11])
+
+
+def test_sample_evidence_points_nowhere_real() -> None:
+    picks = sample_picks(ANSWER_DATE, NAMED)
+    for pick in picks:
+        post, article = pick["evidence_urls"]
+        assert post.split("/")[3].startswith("sample_")
+        assert article.startswith("https://example.com/sample-news/")

@@ -13,7 +13,7 @@ import pytest
 
 from grok_assets import layout
 from grok_assets.defs.resources import SelectorResource
-from grok_assets.dev.sample_data import SAMPLE_UNIVERSE, sample_answer
+from grok_assets.dev.sample_data import SAMPLE_UNIVERSE, sample_picks
 from grok_assets.schemas import BACKTEST_SCHEMA
 from grok_assets.selection.feedback import (
     COLUMNS,
@@ -29,8 +29,9 @@ from grok_assets.selection.prompt import NO_HISTORY, PromptContext, build_prompt
 from grok_assets.selection.selector import prompt_context
 from grok_assets.settings import DEFAULT_XAI_MAX_ATTEMPTS, DEFAULT_XAI_TIMEOUT_S
 from grok_assets.storage import S3Store, write_parquet
-from grok_assets_tests.support.chat_server import KEY, MODEL, FakeXai, Reply
+from grok_assets_tests.support import responses_server as srv
 from grok_assets_tests.support.factories import backtest_rows, replace_column
+from grok_assets_tests.support.responses_server import KEY, MODEL, FakeResponses
 
 # Tue 2026-11-24 follows the Mon 2026-11-23 holiday (Labour Thanksgiving Day).
 TRADING_DAY = dt.date(2026, 11, 24)
@@ -178,12 +179,12 @@ def test_missing_archive_says_there_is_no_history(store: S3Store) -> None:
 
 
 def test_xai_selector_sends_the_feedback(
-    store: S3Store, fake: FakeXai, monkeypatch: pytest.MonkeyPatch
+    store: S3Store, fake: FakeResponses, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     write_parquet(store, layout.ARCHIVE, archive_table(ROWS))
     # The key comes from the environment only; everything else is the resource's.
     monkeypatch.setenv("XAI_API_KEY", KEY)
-    fake.script = [Reply(content=sample_answer(TRADING_DAY.isoformat(), SAMPLE_UNIVERSE))]
+    fake.script = [srv.grounded(sample_picks(TRADING_DAY.isoformat(), SAMPLE_UNIVERSE))]
     selector = SelectorResource(
         kind="xai",
         model=MODEL,
@@ -192,10 +193,10 @@ def test_xai_selector_sends_the_feedback(
         max_attempts=DEFAULT_XAI_MAX_ATTEMPTS,
     )
 
-    table = selector.select(TRADING_DAY, store)
+    selection = selector.select(TRADING_DAY, store)
 
-    assert table.num_rows > 0
+    assert selection.table.num_rows > 0
     (request,) = fake.requests
-    prompt = request["body"]["messages"][-1]["content"]
+    prompt = request["body"]["input"][-1]["content"]
     assert EXPECTED_TEXT in prompt
     assert "2026-11-20" in prompt and "2026-11-25" in prompt

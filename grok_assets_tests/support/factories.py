@@ -20,6 +20,8 @@ def _value(field: pa.Field, index: int, variant: int) -> Any:
         return 1000 * (variant + 1) + index
     if pa.types.is_floating(field.type):
         return round(100.0 + index * 1.25 + variant * 0.5, 4)
+    if pa.types.is_list(field.type):
+        return [f"https://example.com/{field.name}/{variant}/{index}"]
     return f"{field.name}-{variant}-{index}"
 
 

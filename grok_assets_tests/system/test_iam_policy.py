@@ -42,7 +42,7 @@ cycle (nothing granted in vain), and the policy's own restrictions hold (the
 evaluator is unit-tested on what must be refused).
 
 The cycle is what production runs: selection (the xAI selector, against a local
-chat-completions server) and backtest jobs for five days, with the archive
+Responses API server) and backtest jobs for five days, with the archive
 generations' clock moved on a week per day so that old generations are pruned too,
 the checks-only job, a blocked selection, and ``grok-assets restore``, ``verify``,
 ``generations``, ``check``, ``fsck``, ``sync`` and ``cleanup``. Seeding sample data
@@ -75,13 +75,14 @@ from grok_assets.backup import generations
 from grok_assets.cli.main import main
 from grok_assets.defs.resources import SelectorResource
 from grok_assets.dev.s3_server import LoopbackS3
-from grok_assets.dev.sample_data import SAMPLE_UNIVERSE, sample_answer
+from grok_assets.dev.sample_data import SAMPLE_UNIVERSE, sample_picks
 from grok_assets.dev.seeding import seed_sample
 from grok_assets.layout import GENERATIONS_DIR, PROBE_DIR
 from grok_assets.settings import DEFAULT_PREFIX
 from grok_assets.storage import S3Store
-from grok_assets_tests.support.chat_server import KEY, MODEL, FakeXai, Reply
+from grok_assets_tests.support import responses_server as srv
 from grok_assets_tests.support.pipeline import DAYS, Pipeline
+from grok_assets_tests.support.responses_server import KEY, MODEL, FakeResponses
 
 REPO = Path(__file__).resolve().parents[2]
 POLICY_PATH = REPO / "docs" / "iam-policy.json"
@@ -399,6 +400,7 @@ WRITTEN_KEYS = {
     layout.ARCHIVE,
     _dated(layout.daily_backup_key(DAYS[0])),
     _dated(layout.candidates_key(DAYS[0])),
+    _dated(layout.answer_key(DAYS[0])),
     GENERATIONS,
     PROBE_DIR + "*",
 }
@@ -460,6 +462,7 @@ ALLOWED = [
     _put(PREFIX + layout.ARCHIVE),
     _put(PREFIX + layout.daily_backup_key(DAYS[0])),
     _put(PREFIX + layout.candidates_key(DAYS[0])),
+    _put(PREFIX + layout.answer_key(DAYS[0])),
     _delete(PREFIX + layout.daily_backup_key(DAYS[0])),
     _delete(PREFIX + layout.candidates_key(DAYS[0])),
     _put(
@@ -491,6 +494,8 @@ REFUSED = [
     _delete(PREFIX + layout.MANIFEST),
     _delete(PREFIX + layout.PUBLISHED_SELECTION),
     _delete(PREFIX + layout.PRICES_DAILY),
+    # The evidence behind a selection is written once and kept.
+    _delete(PREFIX + layout.answer_key(DAYS[0])),
     # Nothing beyond plain object access.
     Authorization("s3:DeleteObjectVersion", f"arn:aws:s3:::{BUCKET}/{PREFIX}{layout.ARCHIVE}"),
     Authorization("s3:GetObjectVersion", f"arn:aws:s3:::{BUCKET}/{PREFIX}{layout.ARCHIVE}"),
@@ -571,8 +576,8 @@ def test_all_s3_traffic_goes_through_botocore() -> None:
 # -- the full cycle under the policy ----------------------------------------------------------
 
 
-def _fenced(day: dt.date) -> Reply:
-    return Reply(content="```json\n" + sample_answer(day.isoformat(), SAMPLE_UNIVERSE) + "\n```")
+def _answer(day: dt.date) -> srv.Answer:
+    return srv.grounded(sample_picks(day.isoformat(), SAMPLE_UNIVERSE))
 
 
 def _job(pipeline: Pipeline, name: str, day: dt.date | None) -> str:
@@ -668,7 +673,7 @@ def test_full_cycle_needs_exactly_the_policy(
     s3: LoopbackS3,
     bucket: str,
     environ: dict[str, str],
-    fake: FakeXai,
+    fake: FakeResponses,
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
@@ -688,7 +693,7 @@ def test_full_cycle_needs_exactly_the_policy(
         "GROK_MODEL": MODEL,
         "XAI_BASE_URL": fake.base_url,
     }
-    fake.script = [_fenced(day) for day in DAYS[:5]]
+    fake.script = [_answer(day) for day in DAYS[:5]]
     clock = SimulatedClock()
     monkeypatch.setattr(generations, "clock", clock)
     policy = Policy.load(POLICY_PATH, bucket)

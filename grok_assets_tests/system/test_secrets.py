@@ -3,9 +3,11 @@
 A full cycle runs in real subprocesses, so that everything they print is captured,
 Dagster's console logger at DEBUG included, with the debug logs of openai, httpx and
 botocore's credential resolution routed into Dagster as well. One process (a driver
-written into tmp_path) runs the selection and backtest jobs for two days, an xAI call
-answered 401 and one answered 500 (the fake server echoes the key in its error
-message, as a careless proxy might), a selection blocked by the gate, then the code of
+written into tmp_path) runs the selection and backtest jobs for two days against a
+local Responses API server streaming its answers, an xAI call answered 401 and one
+answered 500 (the fake server echoes the key in its error message, as a careless proxy
+might), an answer refused because no search ran, a selection blocked by the gate, then
+the code of
 ``grok-assets verify``, ``restore``, ``check``, ``fsck``, ``sync`` and ``cleanup``, and
 last a failing run whose exception is left uncaught; a second process runs the
 checks-only job through ``dagster job execute``. Both get canary values for
@@ -15,12 +17,13 @@ Then neither canary, nor any 12-character piece of one (a truncated leak is stil
 leak), may appear in: the stdout and stderr of both processes; any file under the
 test's directory (``DAGSTER_HOME`` with its SQLite event logs, compute logs and
 telemetry, the sync destination, the working directory, ``HOME``); any object or
-object metadata in the bucket; the run records and event logs read back through
+object metadata in the bucket, the evidence files with the whole responses and what was
+asked among them; the run records and event logs read back through
 ``DagsterInstance.from_config`` (step failures, check results, metadata); the
 requests sent to the model. And the test is live: the key did reach the model
 server's Authorization header, every S3 request was signed with credentials resolved
-from the canary secret, and the 401 and 500 failures, with the echoed key scrubbed,
-are in the event log.
+from the canary secret, the evidence files were written, and the 401, 500 and
+no-search failures, with the echoed key scrubbed, are in the event log.
 
 Separately, the exception a failed xAI call raises must not hold the key anywhere a
 reporter could reach it, its suppressed ``__context__`` included.
@@ -28,6 +31,7 @@ reporter could reach it, its suppressed ``__context__`` included.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -42,12 +46,18 @@ from dagster import DagsterInstance, serialize_value
 
 from grok_assets import layout
 from grok_assets.dev.s3_server import LoopbackS3
-from grok_assets.dev.sample_data import SAMPLE_UNIVERSE, sample_answer
+from grok_assets.dev.sample_data import SAMPLE_UNIVERSE, sample_picks
 from grok_assets.dev.seeding import seed_sample
-from grok_assets.selection.xai import XaiClientSettings, XaiSelectionError, request_selection
+from grok_assets.selection.xai import (
+    SearchRequest,
+    XaiClientSettings,
+    XaiSelectionError,
+    request_response,
+)
 from grok_assets.storage import S3Store
-from grok_assets_tests.support.chat_server import KEY, MODEL, FakeXai, Reply
+from grok_assets_tests.support import responses_server as srv
 from grok_assets_tests.support.pipeline import DAYS
+from grok_assets_tests.support.responses_server import KEY, MODEL, FakeResponses
 
 # Shaped like real credentials, and unlike anything else in the system.
 AWS_ACCESS_KEY_ID = "AKIAGROKCANARY000001"
@@ -57,7 +67,7 @@ FRAGMENT = 12
 BIN = Path(sys.executable).parent
 
 # The xAI calls of the driver, in order: the fake answers by position.
-OK, UNAUTHORIZED, SERVER_ERROR = "ok", 401, 500
+OK, NO_SEARCH, UNAUTHORIZED, SERVER_ERROR, NO_CREDITS = "ok", "no search", 401, 500, 403
 
 
 def _needles(secret: str) -> list[bytes]:
@@ -79,6 +89,7 @@ def leaks(data: bytes | str) -> list[str]:
 DRIVER = r'''
 """Runs the pipeline's jobs against the Dagster instance in DAGSTER_HOME, then the
 operator's commands, all in this one process (each Python start costs seconds)."""
+import dataclasses
 import json
 import os
 import sys
@@ -154,19 +165,27 @@ python_logs:
 """
 
 
-def _answer(day: str) -> Reply:
-    return Reply(content="```json\n" + sample_answer(day, SAMPLE_UNIVERSE) + "\n```")
+def _failure(status: int) -> srv.Failure:
+    """An error answer whose text echoes the key, as a careless proxy might;
+    retry-after-ms keeps the wait before a retry out of the test time."""
+    fast = {"retry-after-ms": "10"}
+    if status == SERVER_ERROR:
+        return srv.server_error(fast)
+    if status == NO_CREDITS:
+        return dataclasses.replace(srv.credits_403(), message=f"{srv.CREDITS_MESSAGE} ({KEY})")
+    return srv.Failure(status, "unauthenticated", f"invalid credentials {KEY}", fast)
 
 
-def _script(days: list[str], plan: list[object]) -> list[Reply]:
-    replies: list[Reply] = []
+def _script(days: list[str], plan: list[object]) -> list[srv.Reply]:
+    replies: list[srv.Reply] = []
     answers = iter(days)
     for kind in plan:
         if kind == OK:
-            replies.append(_answer(next(answers)))
+            replies.append(srv.grounded(sample_picks(next(answers), SAMPLE_UNIVERSE)))
+        elif kind == NO_SEARCH:
+            replies.append(srv.no_search(sample_picks(days[0], SAMPLE_UNIVERSE)))
         else:
-            # retry-after-ms keeps the SDK's backoff out of the test time.
-            replies.append(Reply(status=int(str(kind)), headers={"retry-after-ms": "10"}))
+            replies.append(_failure(int(str(kind))))
     return replies
 
 
@@ -243,7 +262,7 @@ def test_leak_search_finds_a_truncated_canary() -> None:
 
 
 def _canary_env(
-    s3: LoopbackS3, bucket: str, environ: dict[str, str], fake: FakeXai, tmp_path: Path
+    s3: LoopbackS3, bucket: str, environ: dict[str, str], fake: FakeResponses, tmp_path: Path
 ) -> dict[str, str]:
     env = {
         name: value
@@ -282,7 +301,7 @@ def test_full_cycle_leaks_no_secret(
     bucket: str,
     environ: dict[str, str],
     s3_client: Any,
-    fake: FakeXai,
+    fake: FakeResponses,
     tmp_path: Path,
 ) -> None:
     seed_sample(store, DAYS[0], DAYS[-1])  # setup in this process; the cycle is not
@@ -300,6 +319,7 @@ def test_full_cycle_leaks_no_secret(
         ["job", "backtest_job", day[0]],
         ["job", "selection_job", day[1]],  # xAI answers 401
         ["job", "selection_job", day[1]],  # xAI answers 500, twice (one retry)
+        ["job", "selection_job", day[1]],  # an answer without search: refused
         ["job", "selection_job", day[1]],
         ["job", "backtest_job", day[1]],
         ["delete", layout.daily_backup_key(DAYS[1])],
@@ -313,7 +333,7 @@ def test_full_cycle_leaks_no_secret(
         ["cli", ["cleanup", "--dry-run", "--as-of", as_of]],
     ]
     final = ["selection_job", day[3]]  # xAI answers 401; the exception is not caught
-    plan = [OK, UNAUTHORIZED, SERVER_ERROR, SERVER_ERROR, OK, OK, UNAUTHORIZED]
+    plan = [OK, UNAUTHORIZED, SERVER_ERROR, SERVER_ERROR, NO_SEARCH, OK, OK, UNAUTHORIZED]
     fake.script = _script([day[0], day[1], day[2]], plan)
     processes = Processes(env, tmp_path / "work")
 
@@ -340,6 +360,7 @@ def test_full_cycle_leaks_no_secret(
         (f"backtest_job {day[0]}", {"success"}),
         (f"selection_job {day[1]}", {"failed"}),
         (f"selection_job {day[1]}", {"failed"}),
+        (f"selection_job {day[1]}", {"failed"}),
         (f"selection_job {day[1]}", {"success"}),
         (f"backtest_job {day[1]}", {"success"}),
         (f"selection_job {day[2]}", {"failed"}),
@@ -357,8 +378,13 @@ def test_full_cycle_leaks_no_secret(
     assert "XaiSelectionError" in cycle.stderr and "HTTP 401" in cycle.stderr
     assert checks.returncode in (0, 1), _tail(checks)
     assert "ASSET_CHECK_EVALUATION" in checks.stdout + checks.stderr, _tail(checks)
-    # Live: the key reached the model server, and only in the Authorization header.
+    # Live: the key reached the model server, and only in the Authorization header; the
+    # answers were streamed, and their evidence (whole responses) was written.
     assert len(fake.requests) == len(plan)
+    assert all(r["body"].get("stream") is True for r in fake.requests)
+    stored = {item["Key"] for item in s3_client.list_objects_v2(Bucket=bucket)["Contents"]}
+    for selected in DAYS[:3]:
+        assert environ["S3_PREFIX"] + layout.answer_key(selected) in stored
     assert {r["headers"]["authorization"] for r in fake.requests} == {f"Bearer {KEY}"}
     assert _found(("a request to xAI", json.dumps(r["body"])) for r in fake.requests) == []
     # Live: S3 requests were signed with credentials resolved from the canary secret.
@@ -369,7 +395,7 @@ def test_full_cycle_leaks_no_secret(
     assert signing["signing_secret_is_the_canary"] is True
     # Live: the failures happened and were recorded, the echoed key scrubbed.
     failures = "\n".join(_failure_texts(home))
-    for evidence in ("HTTP 401", "HTTP 500", "key ***"):
+    for evidence in ("HTTP 401", "HTTP 500", "key ***", "no live search ran"):
         assert evidence in failures, evidence
     assert any((tmp_path / "sync").rglob("*.parquet"))
 
@@ -406,18 +432,25 @@ def _everything_an_exception_holds(error: BaseException) -> str:
     return "\n".join(parts)
 
 
-@pytest.mark.parametrize("status", [UNAUTHORIZED, SERVER_ERROR])
+@pytest.mark.parametrize("status", [UNAUTHORIZED, SERVER_ERROR, NO_CREDITS])
+@pytest.mark.parametrize("stream", [True, False], ids=["sse", "json"])
 def test_a_failed_xai_call_raises_an_exception_that_does_not_hold_the_key(
-    fake: FakeXai, status: int
+    fake: FakeResponses, status: int, stream: bool
 ) -> None:
     # The server echoes the key in its error message; the SDK's own exception keeps
     # the request with its Authorization header.
-    fake.script = [Reply(status=status, headers={"retry-after-ms": "10"})]
+    fake.script = [_failure(status)]
     settings = XaiClientSettings(
-        api_key=KEY, model=MODEL, base_url=fake.base_url, timeout_s=5.0, max_attempts=1
+        api_key=KEY,
+        model=MODEL,
+        base_url=fake.base_url,
+        timeout_s=5.0,
+        max_attempts=1,
+        stream=stream,
     )
+    request = SearchRequest("pick stocks", DAYS[0], DAYS[1])
     with pytest.raises(XaiSelectionError) as info:
-        request_selection(settings, "pick stocks")
+        request_response(settings, request)
     assert fake.requests[0]["headers"]["authorization"] == f"Bearer {KEY}"  # live
     held = _everything_an_exception_holds(info.value)
     assert f"HTTP {status}" in held

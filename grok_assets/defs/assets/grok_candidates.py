@@ -1,10 +1,16 @@
-"""``grok_candidates[N]``: Grok's raw picks for trading day N, written once, never replaced."""
+"""``grok_candidates[N]``: Grok's picks for trading day N and their evidence, written
+once, never replaced, and only when the answer rests on tonight's search."""
 
-from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
+from typing import Any
 
+from dagster import AssetExecutionContext, Failure, MaterializeResult, MetadataValue, asset
+
+from grok_assets import layout
 from grok_assets.defs.partitions import partition_date, trading_day_partitions
 from grok_assets.defs.resources import SelectorResource, StorageResource
-from grok_assets.selection.candidates import store_candidates_once
+from grok_assets.selection.answer import ModelAnswerError
+from grok_assets.selection.candidates import ASKED, CandidatesOutcome, store_candidates_once
+from grok_assets.selection.grounding import GroundingError
 
 
 @asset(
@@ -12,22 +18,50 @@ from grok_assets.selection.candidates import store_candidates_once
     group_name="grok",
     partitions_def=trading_day_partitions(),
     kinds={"s3", "parquet"},
-    description="Grok's 10-15 day-trade picks for the trading day (write-once).",
+    description=(
+        "Grok's 10-15 day-trade picks for the trading day, each grounded in tonight's X "
+        "posts and news (write-once), with the answer's evidence in grok/answers/."
+    ),
 )
 def grok_candidates(
     context: AssetExecutionContext, storage: StorageResource, selector: SelectorResource
 ) -> MaterializeResult:
     day = partition_date(context.partition_key)
     store = storage.store()
-    outcome = store_candidates_once(store, day, lambda: selector.select(day, store))
+    outcome: CandidatesOutcome | None = None
+    refused: ModelAnswerError | None = None
+    try:
+        outcome = store_candidates_once(store, day, lambda: selector.select(day, store))
+    except ModelAnswerError as error:
+        refused = error
+    if refused is not None or outcome is None:
+        # An invalid or ungrounded answer is an answer, not an outage: asking again
+        # repeats a paid search and would not be checked any differently.
+        dropped = refused.dropped if isinstance(refused, GroundingError) else ()
+        for pick in dropped:
+            context.log.warning(f"dropped {pick.reason}")
+        raise Failure(
+            description=(
+                f"{refused}. Nothing was written: neither "
+                f"{store.uri(layout.answer_key(day))} nor {store.uri(layout.candidates_key(day))}"
+            ),
+            metadata={"dropped_picks": len(dropped)},
+            allow_retries=False,
+        )
+    for reason in outcome.dropped:
+        context.log.warning(f"dropped {reason}")
     if not outcome.written:
         context.log.info(f"{store.uri(outcome.key)} was already stored; keeping it")
-    return MaterializeResult(
-        metadata={
-            "uri": MetadataValue.path(store.uri(outcome.key)),
-            "rows": outcome.rows,
-            "tickers": ", ".join(outcome.tickers),
-            "md5": outcome.md5,
-            "written": outcome.written,
-        }
-    )
+    elif outcome.how != ASKED:
+        context.log.info(f"candidates {outcome.how} {store.uri(outcome.evidence_key)}")
+    metadata: dict[str, Any] = {
+        "uri": MetadataValue.path(store.uri(outcome.key)),
+        "evidence": MetadataValue.path(store.uri(outcome.evidence_key)),
+        "rows": outcome.rows,
+        "tickers": ", ".join(outcome.tickers),
+        "md5": outcome.md5,
+        "written": outcome.written,
+    }
+    if outcome.summary is not None:
+        metadata |= outcome.summary.metadata()
+    return MaterializeResult(metadata=metadata)
