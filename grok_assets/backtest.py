@@ -75,6 +75,7 @@ _CARRIED = (
     "mentioned_by",
     "prompt_version",
     "model",
+    "response_id",
     "selected_time",
 )
 _CANDIDATE_COLUMNS = ("date", *_CARRIED)

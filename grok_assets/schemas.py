@@ -67,6 +67,21 @@ CANDIDATE_SCHEMA = pa.schema(
     ]
 )
 
+# Columns candidate files written before the answer's evidence was kept do not have.
+CANDIDATE_OPTIONAL = ("response_id", "evidence_urls")
+
+
+def conform_candidates(table: pa.Table, where: str) -> pa.Table:
+    """A stored candidates file in CANDIDATE_SCHEMA: the optional columns null where an
+    earlier file lacks them; anything else missing or of another type is refused."""
+    for name in CANDIDATE_OPTIONAL:
+        if name not in table.schema.names:
+            field = CANDIDATE_SCHEMA.field(name)
+            table = table.append_column(field, pa.nulls(table.num_rows, field.type))
+    require_schema(table, CANDIDATE_SCHEMA, where)
+    return table.select(CANDIDATE_SCHEMA.names)
+
+
 # The published selection (grok_trending.parquet): the day's candidates plus what the
 # all-stocks builder and the stock list API read (UPSTREAM.md).
 PUBLISHED_SCHEMA = pa.schema(
@@ -116,6 +131,8 @@ BACKTEST_SCHEMA = pa.schema(
         pa.field("mentioned_by", pa.string()),
         pa.field("prompt_version", pa.string()),
         pa.field("model", pa.string()),
+        # The answer the row's pick came from (grok/answers/YYYYMMDD.json).
+        pa.field("response_id", pa.string()),
         # When the selection was made; the backtest dashboard shows it.
         pa.field("selected_time", pa.string()),
         pa.field("data_source", pa.string(), nullable=False),

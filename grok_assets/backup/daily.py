@@ -11,7 +11,7 @@ import pyarrow.compute as pc
 
 from grok_assets import layout
 from grok_assets.backtest import run_backtest
-from grok_assets.schemas import BARS_5M_SCHEMA, CANDIDATE_SCHEMA, DAILY_BARS_SCHEMA
+from grok_assets.schemas import BARS_5M_SCHEMA, DAILY_BARS_SCHEMA, conform_candidates
 from grok_assets.storage import (
     S3Store,
     StorageError,
@@ -66,7 +66,8 @@ def read_bars(
 
 
 def write_daily_backup(store: S3Store, day: dt.date) -> DailyBackupOutcome:
-    candidates = read_parquet(store, layout.candidates_key(day), CANDIDATE_SCHEMA)
+    answer_key = layout.candidates_key(day)
+    candidates = conform_candidates(read_parquet(store, answer_key), store.uri(answer_key))
     tickers = candidates.column("ticker").to_pylist()
     daily_bars = read_bars(store, layout.PRICES_DAILY, DAILY_BARS_SCHEMA, day, tickers)
     bars_5m = read_bars(store, layout.PRICES_5M, BARS_5M_SCHEMA, day, tickers)

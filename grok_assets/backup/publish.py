@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 
 from grok_assets import layout
 from grok_assets.backup.gate import backup_status, published_selection_date
-from grok_assets.schemas import CANDIDATE_SCHEMA, PUBLISHED_SCHEMA
+from grok_assets.schemas import CANDIDATE_SCHEMA, PUBLISHED_SCHEMA, conform_candidates
 from grok_assets.storage import (
     PreconditionFailedError,
     S3Store,
@@ -90,7 +90,7 @@ def publish_selection(store: S3Store, day: dt.date) -> PublishOutcome:
     date = day.isoformat()
     key = layout.candidates_key(day)
     stored, info = store.get_bytes(key)
-    candidates = decode_parquet(store, key, stored, CANDIDATE_SCHEMA)
+    candidates = conform_candidates(decode_parquet(store, key, stored), store.uri(key))
     # When the answer was stored, not now: a re-run publishes the same bytes.
     updated_at = info.last_modified.astimezone(TOKYO_TZ).isoformat(timespec="seconds")
     data = encode_parquet(published_table(candidates, updated_at))

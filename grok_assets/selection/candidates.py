@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from grok_assets import layout
-from grok_assets.schemas import CANDIDATE_SCHEMA
+from grok_assets.schemas import conform_candidates
 from grok_assets.selection import evidence
 from grok_assets.selection.selector import Selection, selection_from
 from grok_assets.storage import PreconditionFailedError, S3Store, decode_parquet, write_parquet
@@ -82,7 +82,7 @@ def store_candidates_once(
             # Another run stored its candidates first; those stay.
             pass
     data, info = store.get_bytes(key)
-    table = decode_parquet(store, key, data, CANDIDATE_SCHEMA)
+    table = conform_candidates(decode_parquet(store, key, data), store.uri(key))
     if selection is not None:
         summary: evidence.EvidenceSummary | None = selection.summary
     else:

@@ -16,7 +16,7 @@ import pytest
 from grok_assets import layout, trading_calendar
 from grok_assets.cli.args import EXIT_OK
 from grok_assets.cli.main import main
-from grok_assets.dev.sample_data import SAMPLE_UNIVERSE, sample_answer
+from grok_assets.dev.sample_data import SAMPLE_UNIVERSE
 from grok_assets.schemas import DATA_SOURCES, HOLD_UNTIL_CLOSE
 from grok_assets.storage import S3Store
 from grok_assets_tests.support.harness import manifest_violations
@@ -56,11 +56,28 @@ def table_of(store: S3Store, relative_key: str) -> pa.Table:
 def taken_over(store: S3Store, environ: dict[str, str], pipeline: Pipeline) -> UpstreamBucket:
     upstream = build_upstream_bucket(store)
     assert main(["adopt"], environ=environ) == EXIT_OK
-    answer = sample_answer(FIRST_NEW_DAY.isoformat(), SAMPLE_UNIVERSE)
-    store.put_bytes(layout.replay_answer_key(FIRST_NEW_DAY), answer.encode())
+    store.put_bytes(layout.replay_answer_key(FIRST_NEW_DAY), previous_pipeline_answer().encode())
     assert pipeline.run("selection_job", FIRST_NEW_DAY).success
     assert pipeline.run("backtest_job", FIRST_NEW_DAY).success
     return upstream
+
+
+def previous_pipeline_answer() -> str:
+    """A recorded answer with the previous pipeline's keys (UPSTREAM.md, "The Grok call")."""
+    picks = [
+        {
+            "ticker_symbol": code,
+            "company_name": name,
+            "reason": f"{name} が X で話題",
+            "category": ["防衛", "半導体", "決算"][index % 3],
+            "sentiment_score": round(0.5 + index * 0.03, 2),
+            "policy_link": ["High", "Med", "Low"][index % 3],
+            "has_mention": index % 2 == 0,
+            "mentioned_by": ["@kabutan_jp"] if index % 2 == 0 else [],
+        }
+        for index, (code, name) in enumerate(SAMPLE_UNIVERSE[:12])
+    ]
+    return json.dumps(picks, ensure_ascii=False)
 
 
 def dashboard_phase1_summary(archive: pd.DataFrame) -> pd.DataFrame:
@@ -133,6 +150,9 @@ def test_the_first_new_day_writes_the_established_columns_and_words(
         }
         assert words and words <= EXIT_WORDS
         assert all(value is not None for value in table.column("stock_name").to_pylist())
+        # The established score: sentiment*100 + policy 10/20/30 + 50 for a mention.
+        scores = table.column("selection_score").to_pylist()
+        assert all(10 <= score <= 180 for score in scores) and max(scores) > 1
     # Date columns stay the strings consumers compare with.
     assert archive.schema.field("backtest_date").type == pa.string()
     assert archive.schema.field("selection_date").type == pa.string()
