@@ -22,9 +22,11 @@ def run_quietly(
     assets: Sequence[str] = (),
     instance: DagsterInstance | None = None,
     resources: Mapping[str, Any] | None = None,
+    tags: Mapping[str, str] | None = None,
 ) -> ExecuteInProcessResult:
     """One run of ``job_name`` (for ``day``'s partition when given); failures are in the
-    result, not raised. ``resources`` replace the definitions' own for this run.
+    result, not raised. ``resources`` replace the definitions' own for this run;
+    ``tags`` are added to the run's.
 
     ``job_name`` None runs ``assets`` alone, as "Materialize" on them in the UI does.
     """
@@ -51,4 +53,5 @@ def run_quietly(
         raise_on_error=False,
         run_config=QUIET_RUN_CONFIG,
         resources=dict(resources) if resources else None,
+        tags=dict(tags) if tags else None,
     )
