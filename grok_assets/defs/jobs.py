@@ -1,6 +1,7 @@
-"""The jobs: 16:00 backtest, 23:00 selection, checks-only verification (retention is in
-:mod:`.retention`). Each names every check it runs; selecting an asset never brings
-its checks along unasked."""
+"""The jobs: 16:00 backtest, 23:00 selection, checks-only verification and freshness
+(retention is in :mod:`.retention`). Each names every check it runs; selecting an
+asset never brings its checks along unasked. Every step carries the retry policy of
+:mod:`.retries` itself, wherever it runs."""
 
 from dagster import AssetSelection, define_asset_job
 
@@ -10,6 +11,7 @@ from grok_assets.defs.checks.backups import (
     manifest_matches_s3,
 )
 from grok_assets.defs.checks.calendar import trading_calendar_horizon
+from grok_assets.defs.checks.freshness import FRESHNESS_CHECKS
 
 GATE_CHECKS = (daily_backup_exists, archive_contains_target_date)
 
@@ -38,4 +40,12 @@ verify_backups_job = define_asset_job(
     name="verify_backups_job",
     selection=AssetSelection.checks(*GATE_CHECKS, manifest_matches_s3, trading_calendar_horizon),
     description="Checks only, against S3: is the published selection backed up?",
+)
+
+# Both deadlines in one run: each check judges the newest day whose deadline has
+# passed, so either schedule's run tells the whole story of what is late.
+freshness_job = define_asset_job(
+    name="freshness_job",
+    selection=AssetSelection.checks(*FRESHNESS_CHECKS),
+    description="17:01 and 23:31 Tokyo: is today's archive, and tonight's selection, in S3?",
 )

@@ -13,6 +13,7 @@ GATE = {
 }
 MANIFEST = {"grok_manifest:manifest_matches_s3"}
 HORIZON = {"grok_candidates:trading_calendar_horizon"}
+FRESHNESS = {"grok_trending_archive:archive_fresh", "grok_trending:selection_fresh"}
 
 
 def checks_of(job_name: str) -> set[str]:
@@ -39,6 +40,7 @@ def assets_of(job_name: str) -> set[str]:
             {"grok_trending_daily", "grok_trending_archive", "grok_manifest"},
         ),
         ("verify_backups_job", GATE | MANIFEST | HORIZON, set()),
+        ("freshness_job", FRESHNESS, set()),
     ],
 )
 def test_each_job_runs_exactly_its_checks_and_assets(
@@ -54,6 +56,6 @@ def test_the_gate_checks_are_blocking_errors() -> None:
         for check in defs.asset_checks or []
         for spec in check.check_specs
     }
-    for name in GATE | MANIFEST:
+    for name in GATE | MANIFEST | FRESHNESS:
         assert specs[name].blocking, name
     assert not specs[next(iter(HORIZON))].blocking

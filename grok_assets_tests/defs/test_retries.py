@@ -11,7 +11,7 @@ from dagster._core.definitions.dependency import NodeHandle
 from grok_assets.definitions import defs
 from grok_assets.defs.retries import STEP_RETRY_POLICY
 
-JOBS = ["selection_job", "backtest_job", "verify_backups_job", "retention_job"]
+JOBS = ["selection_job", "backtest_job", "verify_backups_job", "freshness_job", "retention_job"]
 # Steps that read nothing but the installed calendar have nothing transient to retry.
 NO_IO = {"grok_candidates_trading_calendar_horizon"}
 

@@ -71,10 +71,20 @@ class Pipeline:
         return {} if self.step_retries else dict(NO_STEP_RETRIES)
 
     def run(
-        self, job: str, day: dt.date | None = None, instance: DagsterInstance | None = None
+        self,
+        job: str,
+        day: dt.date | None = None,
+        instance: DagsterInstance | None = None,
+        run_config: dict[str, Any] | None = None,
     ) -> ExecuteInProcessResult:
         return run_quietly(
-            defs, job, day=day, instance=instance, resources=self.resources, tags=self.tags
+            defs,
+            job,
+            day=day,
+            instance=instance,
+            resources=self.resources,
+            tags=self.tags,
+            run_config=run_config,
         )
 
     def materialize_alone(self, asset: str, day: dt.date) -> ExecuteInProcessResult:
