@@ -1,5 +1,6 @@
 """Fixtures every test shares: one loopback S3 server per session, a fresh bucket per
-test, the store and the run resources on it, and a local xAI server.
+test, the store and the run resources on it, a local xAI server and a local Slack
+webhook.
 
 Tests configure runs through resources and commands through an explicit environment
 mapping; none changes the process environment to point the code somewhere.
@@ -22,6 +23,7 @@ from grok_assets.settings import DEFAULT_PREFIX, Settings
 from grok_assets.storage import S3Store
 from grok_assets_tests.support.chat_server import FakeXai, make_handler
 from grok_assets_tests.support.pipeline import Pipeline
+from grok_assets_tests.support.slack_server import FakeSlack, fake_slack
 
 _SYSTEM = Path(__file__).parent / "system"
 
@@ -87,3 +89,9 @@ def fake() -> Iterator[FakeXai]:
     server.shutdown()
     server.server_close()
     thread.join(5)
+
+
+@pytest.fixture
+def slack() -> Iterator[FakeSlack]:
+    with fake_slack() as server:
+        yield server

@@ -56,3 +56,6 @@ def test_dg_list_defs_lists_the_explicit_index() -> None:
         "freshness_schedule",
         "retention_schedule",
     }
+    assert {"alert_on_run_failure", "calendar_horizon_alert"} <= {
+        s["name"] for s in found["sensors"]
+    }
