@@ -15,6 +15,12 @@ from grok_assets.defs.checks.freshness import FRESHNESS_CHECKS
 
 GATE_CHECKS = (daily_backup_exists, archive_contains_target_date)
 
+# Runs of selection_job carry this tag, however they were launched (schedule, UI,
+# CLI); deploy/dagster.yaml limits runs with it to one at a time, so a second
+# selection waits in the run queue until the first has finished.
+EXCLUSIVE_TAG = "grok/exclusive"
+SELECTION_EXCLUSIVE = {EXCLUSIVE_TAG: "selection"}
+
 
 def _assets(*keys: str) -> AssetSelection:
     return AssetSelection.assets(*keys).without_checks()
@@ -33,6 +39,7 @@ selection_job = define_asset_job(
     name="selection_job",
     selection=_assets("grok_candidates", "grok_trending", "grok_manifest")
     | AssetSelection.checks(*GATE_CHECKS, manifest_matches_s3, trading_calendar_horizon),
+    run_tags=SELECTION_EXCLUSIVE,
     description="23:00 Tokyo: ask Grok for the next trading day, publish only behind the gate.",
 )
 
