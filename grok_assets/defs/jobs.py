@@ -17,7 +17,9 @@ GATE_CHECKS = (daily_backup_exists, archive_contains_target_date)
 
 # Runs of selection_job carry this tag, however they were launched (schedule, UI,
 # CLI); deploy/dagster.yaml limits runs with it to one at a time, so a second
-# selection waits in the run queue until the first has finished.
+# selection waits in the run queue until the first has finished. A definition tag,
+# not only a run tag: `dagster job launch` copies the job's definition tags to the
+# run and ignores its run_tags (checked on 1.13.27).
 EXCLUSIVE_TAG = "grok/exclusive"
 SELECTION_EXCLUSIVE = {EXCLUSIVE_TAG: "selection"}
 
@@ -39,7 +41,7 @@ selection_job = define_asset_job(
     name="selection_job",
     selection=_assets("grok_candidates", "grok_trending", "grok_manifest")
     | AssetSelection.checks(*GATE_CHECKS, manifest_matches_s3, trading_calendar_horizon),
-    run_tags=SELECTION_EXCLUSIVE,
+    tags=SELECTION_EXCLUSIVE,
     description="23:00 Tokyo: ask Grok for the next trading day, publish only behind the gate.",
 )
 

@@ -69,7 +69,11 @@ def test_the_gate_checks_are_blocking_errors() -> None:
 def test_selection_runs_are_limited_to_one_at_a_time_by_the_production_queue() -> None:
     # The tag every selection_job run carries, however it is launched, and the limit the
     # production instance puts on it (proven with the real daemon in system/test_daemon.py).
-    assert defs.resolve_job_def("selection_job").run_tags[EXCLUSIVE_TAG] == "selection"
+    selection = defs.resolve_job_def("selection_job")
+    # Schedules and the UI copy a job's run tags to its runs, `dagster job launch` its
+    # definition tags: both must carry it.
+    assert selection.run_tags[EXCLUSIVE_TAG] == "selection"
+    assert selection.tags[EXCLUSIVE_TAG] == "selection"
     for other in ("backtest_job", "verify_backups_job", "freshness_job"):
         assert EXCLUSIVE_TAG not in defs.resolve_job_def(other).run_tags
     instance = yaml.safe_load(DEPLOY_INSTANCE.read_text())
