@@ -105,10 +105,11 @@ def _handler(slack: FakeSlack) -> type[BaseHTTPRequestHandler]:
                 return self._answer(Answer(400, "invalid_payload"))
             if not (payload.get("text") or payload.get("blocks") or payload.get("attachments")):
                 return self._answer(Answer(400, "no_text"))
-            self._answer(Answer())
+            # Recorded before the answer: once the client has its 200, the post is there.
             with slack.posted:
                 received.accepted = True
                 slack.posted.notify_all()
+            self._answer(Answer())
 
     return Handler
 
