@@ -18,10 +18,21 @@ from grok_assets.defs.checks.backups import (
     manifest_matches_s3,
 )
 from grok_assets.defs.checks.calendar import trading_calendar_horizon
-from grok_assets.defs.jobs import backtest_job, selection_job, verify_backups_job
-from grok_assets.defs.resources import SelectorResource, make_storage_resource
+from grok_assets.defs.checks.freshness import archive_fresh, selection_fresh
+from grok_assets.defs.jobs import backtest_job, freshness_job, selection_job, verify_backups_job
+from grok_assets.defs.resources import (
+    AlertWebhookResource,
+    SelectorResource,
+    make_storage_resource,
+)
 from grok_assets.defs.retention import retention_job
-from grok_assets.defs.schedules import backtest_schedule, retention_schedule, selection_schedule
+from grok_assets.defs.schedules import (
+    backtest_schedule,
+    freshness_schedule,
+    retention_schedule,
+    selection_schedule,
+)
+from grok_assets.defs.sensors import alert_on_run_failure, calendar_horizon_alert
 
 defs = Definitions(
     assets=[
@@ -38,8 +49,15 @@ defs = Definitions(
         archive_contains_target_date,
         manifest_matches_s3,
         trading_calendar_horizon,
+        archive_fresh,
+        selection_fresh,
     ],
-    jobs=[backtest_job, selection_job, verify_backups_job, retention_job],
-    schedules=[backtest_schedule, selection_schedule, retention_schedule],
-    resources={"storage": make_storage_resource(), "selector": SelectorResource()},
+    jobs=[backtest_job, selection_job, verify_backups_job, freshness_job, retention_job],
+    schedules=[backtest_schedule, selection_schedule, freshness_schedule, retention_schedule],
+    sensors=[alert_on_run_failure, calendar_horizon_alert],
+    resources={
+        "storage": make_storage_resource(),
+        "selector": SelectorResource(),
+        "alert_webhook": AlertWebhookResource(),
+    },
 )

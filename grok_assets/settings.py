@@ -2,8 +2,9 @@
 
 Settings are read when something needs them, never at import: the definitions must
 load with an empty environment (``dagster definitions validate``, the UI). Secrets
-(``XAI_API_KEY``; AWS credentials, which boto3 reads itself) come only from the
-environment and never appear in a repr, a message or run configuration.
+(``XAI_API_KEY``, ``GROK_ALERT_WEBHOOK_URL``; AWS credentials, which boto3 reads
+itself) come only from the environment and never appear in a repr, a message or run
+configuration.
 """
 
 from __future__ import annotations
@@ -98,6 +99,7 @@ VARIABLES = (
     Variable("XAI_TIMEOUT_S", f"{DEFAULT_XAI_TIMEOUT_S:g}", "per-request timeout, seconds"),
     Variable("XAI_MAX_ATTEMPTS", str(DEFAULT_XAI_MAX_ATTEMPTS), "attempts in all"),
     Variable("GROK_ALLOW_UNCONDITIONAL_STORE", "", "1 accepts a store ignoring If-Match"),
+    Variable("GROK_ALERT_WEBHOOK_URL", "", "Slack incoming webhook for alerts; a secret"),
     Variable("GROK_UI_HOST", DEFAULT_UI_HOST, "host of the local UI"),
     Variable("GROK_UI_PORT", str(DEFAULT_UI_PORT), "port of the local UI"),
     Variable("DAGSTER_HOME", "", "where run history persists"),
@@ -226,6 +228,17 @@ class Settings:
     @property
     def xai_max_attempts(self) -> int:
         return int(self._number("XAI_MAX_ATTEMPTS", DEFAULT_XAI_MAX_ATTEMPTS, 1))
+
+    # -- alerts -------------------------------------------------------------------------
+
+    @property
+    def alert_webhook_url(self) -> str | None:
+        """The Slack incoming webhook alerts go to; None: alerts are not sent.
+
+        The whole URL is a credential (anyone holding it can post to the channel), so it
+        is only ever handed to the webhook client, never printed.
+        """
+        return self.get("GROK_ALERT_WEBHOOK_URL")
 
     # -- running it locally -------------------------------------------------------------
 

@@ -1,5 +1,6 @@
 """Fixtures every test shares: one loopback S3 server per session, a fresh bucket per
-test, the store and the run resources on it, and a local xAI Responses server.
+test, the store and the run resources on it, a local xAI Responses server and a local
+Slack webhook.
 
 Tests configure runs through resources and commands through an explicit environment
 mapping; none changes the process environment to point the code somewhere.
@@ -20,6 +21,7 @@ from grok_assets.settings import DEFAULT_PREFIX, Settings
 from grok_assets.storage import S3Store
 from grok_assets_tests.support.pipeline import Pipeline
 from grok_assets_tests.support.responses_server import FakeResponses, responses_server
+from grok_assets_tests.support.slack_server import FakeSlack, fake_slack
 
 _SYSTEM = Path(__file__).parent / "system"
 
@@ -83,3 +85,9 @@ def fake() -> Iterator[FakeResponses]:
     for request in server.requests:
         assert request["path"] == "/v1/responses", request["path"]
         assert "search_parameters" not in request["body"] and "messages" not in request["body"]
+
+
+@pytest.fixture
+def slack() -> Iterator[FakeSlack]:
+    with fake_slack() as server:
+        yield server

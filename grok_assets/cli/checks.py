@@ -2,6 +2,8 @@
 
 It runs the checks of the selected assets in one run against S3 and reports every
 result; unlike ``dagster job execute``, a failed non-blocking check fails it too.
+The freshness checks are left to ``freshness_job``: they judge the time of day, not
+what S3 holds, and would call every past day's bucket late.
 """
 
 from __future__ import annotations
@@ -36,12 +38,21 @@ class CheckRow:
     detail: str
 
 
+def _deadline_checks() -> set[str]:
+    from grok_assets.defs.checks.freshness import FRESHNESS_CHECKS
+
+    return {key.to_user_string() for check in FRESHNESS_CHECKS for key in check.check_keys}
+
+
 def checked_assets(defs: Definitions) -> dict[str, list[str]]:
-    """Asset -> names of its checks, for every asset that has checks."""
+    """Asset -> names of its checks (the freshness checks aside), for every asset that
+    has checks."""
     graph = defs.resolve_asset_graph()
+    deadlines = _deadline_checks()
     by_asset: dict[str, list[str]] = {}
     for key in sorted(graph.asset_check_keys, key=lambda k: k.to_user_string()):
-        by_asset.setdefault(key.asset_key.to_user_string(), []).append(key.name)
+        if key.to_user_string() not in deadlines:
+            by_asset.setdefault(key.asset_key.to_user_string(), []).append(key.name)
     return by_asset
 
 
@@ -53,6 +64,7 @@ def run_checks(
 ) -> list[CheckRow]:
     from dagster import AssetKey, AssetSelection, Definitions, define_asset_job
 
+    from grok_assets.defs.checks.freshness import FRESHNESS_CHECKS
     from grok_assets.defs.run import run_quietly
 
     known = checked_assets(defs)
@@ -64,7 +76,8 @@ def run_checks(
     selected = list(assets) or sorted(known)
     job = define_asset_job(
         CHECK_JOB_NAME,
-        selection=AssetSelection.checks_for_assets(*(AssetKey(a) for a in selected)),
+        selection=AssetSelection.checks_for_assets(*(AssetKey(a) for a in selected))
+        - AssetSelection.checks(*FRESHNESS_CHECKS),
     )
     result = run_quietly(
         Definitions.merge(defs, Definitions(jobs=[job])),

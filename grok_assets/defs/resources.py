@@ -1,4 +1,4 @@
-"""Dagster resources: the S3 store and the Grok selector.
+"""Dagster resources: the S3 store, the Grok selector and the alert webhook.
 
 Every field defaults to its environment variable (:mod:`grok_assets.settings`), read
 when first used, never when the definitions load, so ``dagster definitions validate``
@@ -12,6 +12,7 @@ from dagster import ConfigurableResource, ResourceDependency
 from dagster_aws.s3 import S3Resource
 from pydantic import PrivateAttr
 
+from grok_assets.alerts.webhook import DEFAULT_TIMEOUT_S, post_message
 from grok_assets.layout import Location
 from grok_assets.selection.selector import Selection, SelectorConfig, select_candidates
 from grok_assets.settings import Settings, normalize_prefix, normalize_x_handles
@@ -117,3 +118,29 @@ class SelectorResource(ConfigurableResource):
     def select(self, trading_day: dt.date, store: S3Store) -> Selection:
         settings = Settings.from_environment()
         return select_candidates(self.config(settings), trading_day, store, settings)
+
+
+class AlertWebhookResource(ConfigurableResource):
+    """The Slack incoming webhook alerts are posted to.
+
+    ``url`` defaults to ``GROK_ALERT_WEBHOOK_URL``, read when an alert is sent. In
+    production leave it unset here: the URL is a secret, and a configured value is
+    shown on the UI's resource page; tests configure a loopback URL.
+    """
+
+    url: str | None = None
+    timeout_s: float = DEFAULT_TIMEOUT_S
+
+    def _url(self) -> str | None:
+        return self.url or Settings.from_environment().alert_webhook_url
+
+    @property
+    def enabled(self) -> bool:
+        return self._url() is not None
+
+    def post(self, text: str) -> None:
+        """Post ``text``; raises ``AlertDeliveryError`` when it could not be delivered."""
+        url = self._url()
+        if url is None:
+            raise ValueError("GROK_ALERT_WEBHOOK_URL is not set: there is nowhere to post")
+        post_message(url, text, timeout_s=self.timeout_s)

@@ -14,6 +14,7 @@ from pydantic import Field
 from grok_assets import layout, trading_calendar
 from grok_assets.backup.retention import DEFAULT_DAYS, apply_retention, plan_retention
 from grok_assets.defs.resources import StorageResource
+from grok_assets.defs.retries import STEP_RETRY_POLICY, retried_only_when_transient
 
 
 class RetentionConfig(Config):
@@ -21,19 +22,25 @@ class RetentionConfig(Config):
     days: int = Field(default=DEFAULT_DAYS, description="keep files dated within this window")
 
 
-@op(description="Delete old daily backups and candidates the archive holds exactly.")
+@op(
+    description="Delete old daily backups and candidates the archive holds exactly.",
+    retry_policy=STEP_RETRY_POLICY,
+)
 def apply_retention_window(
     context: OpExecutionContext, config: RetentionConfig, storage: StorageResource
 ) -> None:
-    store = storage.store()
-    as_of = (
-        trading_calendar.parse_date(config.as_of)
-        if config.as_of
-        else trading_calendar.today_in_tokyo()
-    )
-    plan = plan_retention(store, as_of, config.days)
-    context.log.info(plan.header())
-    outcome = apply_retention(store, plan)
+    with retried_only_when_transient(context):
+        store = storage.store()
+        as_of = (
+            trading_calendar.parse_date(config.as_of)
+            if config.as_of
+            else trading_calendar.today_in_tokyo()
+        )
+        plan = plan_retention(store, as_of, config.days)
+        context.log.info(plan.header())
+        # Retried whole after a transient failure: a plan made again from S3 as it is
+        # then deletes only what is still there and still safe to delete.
+        outcome = apply_retention(store, plan)
     for line in outcome.lines():
         context.log.info(line)
     if outcome.manifest_updated:

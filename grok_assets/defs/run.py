@@ -22,9 +22,12 @@ def run_quietly(
     assets: Sequence[str] = (),
     instance: DagsterInstance | None = None,
     resources: Mapping[str, Any] | None = None,
+    tags: Mapping[str, str] | None = None,
+    run_config: Mapping[str, Any] | None = None,
 ) -> ExecuteInProcessResult:
     """One run of ``job_name`` (for ``day``'s partition when given); failures are in the
-    result, not raised. ``resources`` replace the definitions' own for this run.
+    result, not raised. ``resources`` replace the definitions' own for this run;
+    ``tags`` are added to the run's; ``run_config`` (a schedule's, say) is the run's.
 
     ``job_name`` None runs ``assets`` alone, as "Materialize" on them in the UI does.
     """
@@ -49,6 +52,7 @@ def run_quietly(
         asset_selection=[AssetKey(name) for name in assets] or None,
         instance=instance or DagsterInstance.ephemeral(),
         raise_on_error=False,
-        run_config=QUIET_RUN_CONFIG,
+        run_config={**(run_config or {}), **QUIET_RUN_CONFIG},
         resources=dict(resources) if resources else None,
+        tags=dict(tags) if tags else None,
     )

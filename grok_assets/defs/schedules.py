@@ -14,8 +14,9 @@ from dagster import (
     schedule,
 )
 
-from grok_assets import trading_calendar
-from grok_assets.defs.jobs import backtest_job, selection_job
+from grok_assets import deadlines, trading_calendar
+from grok_assets.defs.checks.freshness import FRESHNESS_CHECKS
+from grok_assets.defs.jobs import backtest_job, freshness_job, selection_job
 from grok_assets.defs.retention import retention_job
 from grok_assets.trading_calendar import TOKYO, TOKYO_TZ
 
@@ -76,3 +77,34 @@ def selection_schedule(context: ScheduleEvaluationContext) -> RunRequest | SkipR
 )
 def retention_schedule(context: ScheduleEvaluationContext) -> RunRequest:
     return RunRequest(run_key=f"retention-{_tokyo_date(context)}")
+
+
+def freshness_request(moment: dt.datetime) -> RunRequest | SkipReason:
+    """At 17:01 on a trading day, and at 23:31 on the eve of one: a deadline has just
+    passed. The run judges the deadlines as of ``moment``, so a tick caught up after an
+    outage still asks about the day that was due then."""
+    local = moment.astimezone(TOKYO_TZ)
+    today = local.date()
+    if local.time() < deadlines.SELECTION_DEADLINE:
+        if not trading_calendar.is_trading_day(today):
+            return SkipReason(f"{today} is not a JPX trading day: no archive is due")
+    elif not trading_calendar.is_trading_day(today + dt.timedelta(days=1)):
+        return SkipReason(f"{today} is not the eve of a JPX trading day: no selection is due")
+    config = {"as_of": local.isoformat()}
+    return RunRequest(
+        run_key=f"freshness-{local:%Y-%m-%dT%H%M}",
+        run_config={"ops": {check.node_def.name: {"config": config} for check in FRESHNESS_CHECKS}},
+    )
+
+
+@schedule(
+    name="freshness_schedule",
+    job=freshness_job,
+    # A minute after each deadline of grok_assets.deadlines: 17:00 and 23:30.
+    cron_schedule=["1 17 * * *", "31 23 * * *"],
+    execution_timezone=TOKYO,
+    default_status=DefaultScheduleStatus.RUNNING,
+    description="17:01 and 23:31 Tokyo: fails, and so alerts, when a day's data is late.",
+)
+def freshness_schedule(context: ScheduleEvaluationContext) -> RunRequest | SkipReason:
+    return freshness_request(context.scheduled_execution_time)

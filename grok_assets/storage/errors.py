@@ -15,8 +15,10 @@ from contextlib import contextmanager
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
+    ConnectionClosedError,
     EndpointConnectionError,
     FlexibleChecksumError,
+    HTTPClientError,
     IncompleteReadError,
     ReadTimeoutError,
     ResponseStreamingError,
@@ -107,6 +109,46 @@ _CLASS_BY_CODE: dict[str, type[StorageError]] = {
 
 # A body that broke or changed in transfer after botocore's own retries were over.
 _CUT_OFF = (ResponseStreamingError, IncompleteReadError, ReadTimeoutError, FlexibleChecksumError)
+
+
+# S3 error codes (and bare HTTP statuses, for HEAD answers) that mean "busy, try later".
+TRANSIENT_CODES = frozenset(
+    {
+        "InternalError",
+        "ServiceUnavailable",
+        "SlowDown",
+        "RequestTimeout",
+        "Throttling",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "BandwidthLimitExceeded",
+        "500",
+        "502",
+        "503",
+        "504",
+    }
+)
+# botocore's own exceptions for a network that failed, kept as the StorageError's
+# __context__ by :func:`translating` (``from None`` hides it from tracebacks only).
+_NETWORK_ERRORS = (
+    EndpointConnectionError,
+    ConnectionClosedError,
+    ReadTimeoutError,
+    HTTPClientError,
+)
+
+
+def is_transient(error: StorageError) -> bool:
+    """Whether the same request, sent again a little later, may succeed: S3 busy,
+    unreachable or cut off. Everything else (a refusal, a missing object, bad bytes)
+    would fail again."""
+    if isinstance(error, TransferInterruptedError | UploadAlteredError):
+        # A body cut off, or an upload S3 refused for a Content-MD5 mismatch: nothing
+        # was stored or decided, so the same request may simply be sent again.
+        return True
+    if error.code is not None:
+        return error.code in TRANSIENT_CODES
+    return isinstance(error.__context__, _NETWORK_ERRORS)
 
 
 def error_code(error: ClientError) -> str:

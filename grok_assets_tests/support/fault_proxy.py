@@ -62,6 +62,7 @@ S3_ERRORS = {
     "NoSuchKey": (404, "The specified key does not exist."),
     "BadDigest": (400, "The Content-MD5 you specified did not match what we received."),
     "InvalidDigest": (400, "The Content-MD5 you specified is not valid."),
+    "PreconditionFailed": (412, "At least one of the pre-conditions you specified did not hold"),
 }
 
 _HOP_BY_HOP = {

@@ -51,10 +51,12 @@ def shared_instance() -> DagsterInstance:
     return _INSTANCE[0]
 
 
-def fast_pipeline(endpoint: str, bucket: str) -> Pipeline:
+def fast_pipeline(endpoint: str, bucket: str, *, step_retries: bool = False) -> Pipeline:
     """The real jobs with a reused S3 client, pointed at ``endpoint`` (the loopback
-    server or a fault proxy in front of it)."""
-    return Pipeline(LoopbackS3(endpoint), bucket, reuse_client=True)
+    server or a fault proxy in front of it). Each fault meets boto3's and the store's
+    own retries; the step retry policy (seconds to minutes of delay for a fault that
+    persists) only with ``step_retries``."""
+    return Pipeline(LoopbackS3(endpoint), bucket, reuse_client=True, step_retries=step_retries)
 
 
 def run_fast(target: Pipeline | S3Store, job: str, day: dt.date | None) -> ExecuteInProcessResult:

@@ -11,6 +11,7 @@ from dagster_aws.s3 import S3Resource
 
 from grok_assets.definitions import defs
 from grok_assets.defs.resources import SelectorResource
+from grok_assets.defs.retries import NO_STEP_RETRIES
 from grok_assets.defs.run import run_quietly
 from grok_assets.dev.s3_server import LoopbackS3
 from grok_assets.settings import DEFAULT_PREFIX
@@ -53,6 +54,9 @@ class Pipeline:
     prefix: str = DEFAULT_PREFIX
     selector: SelectorResource = field(default_factory=lambda: SelectorResource(kind="replay"))
     reuse_client: bool = False
+    # False: steps meet each fault once, without the retry policy's delays (minutes for
+    # a persistent fault); the policy itself is proven in system/test_retries.py.
+    step_retries: bool = True
 
     @property
     def resources(self) -> dict[str, Any]:
@@ -62,14 +66,32 @@ class Pipeline:
             "selector": self.selector,
         }
 
+    @property
+    def tags(self) -> dict[str, str]:
+        return {} if self.step_retries else dict(NO_STEP_RETRIES)
+
     def run(
-        self, job: str, day: dt.date | None = None, instance: DagsterInstance | None = None
+        self,
+        job: str,
+        day: dt.date | None = None,
+        instance: DagsterInstance | None = None,
+        run_config: dict[str, Any] | None = None,
     ) -> ExecuteInProcessResult:
-        return run_quietly(defs, job, day=day, instance=instance, resources=self.resources)
+        return run_quietly(
+            defs,
+            job,
+            day=day,
+            instance=instance,
+            resources=self.resources,
+            tags=self.tags,
+            run_config=run_config,
+        )
 
     def materialize_alone(self, asset: str, day: dt.date) -> ExecuteInProcessResult:
         """What clicking "Materialize" on one asset in the UI does: a run of that asset."""
-        return run_quietly(defs, None, assets=[asset], day=day, resources=self.resources)
+        return run_quietly(
+            defs, None, assets=[asset], day=day, resources=self.resources, tags=self.tags
+        )
 
     def run_cycle(self, days: list[dt.date]) -> None:
         """Evening selection then next-day backtest, as the schedules would run them."""

@@ -47,10 +47,15 @@ def test_dg_list_defs_lists_the_explicit_index() -> None:
         "backtest_job",
         "selection_job",
         "verify_backups_job",
+        "freshness_job",
         "retention_job",
     }
     assert {s["name"] for s in found["schedules"]} == {
         "backtest_schedule",
         "selection_schedule",
+        "freshness_schedule",
         "retention_schedule",
+    }
+    assert {"alert_on_run_failure", "calendar_horizon_alert"} <= {
+        s["name"] for s in found["sensors"]
     }

@@ -1,7 +1,7 @@
 """The production instance (``deploy/dagster.yaml``) against a real PostgreSQL server.
 
 A fixture starts Debian's PostgreSQL on a free loopback port in a temporary directory
-(as the ``postgres`` user when the tests run as root: the server refuses root). The
+(``support/postgres.py``: as the ``postgres`` user when the tests run as root). The
 test starts a process whose ``DAGSTER_HOME`` is a copy of ``deploy/dagster.yaml``,
 whose connection settings come from ``DAGSTER_PG_*`` in that process's environment,
 and which runs one day of the cycle against the loopback S3 store; then it reads the
@@ -11,30 +11,25 @@ second such process through Dagster's API.
 
 from __future__ import annotations
 
-import glob
 import json
 import os
-import secrets
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from dagster import AssetKey
 
-from grok_assets.dev.s3_server import free_port
 from grok_assets.dev.seeding import seed_sample
 from grok_assets.storage import S3Store
 from grok_assets_tests.support.pipeline import DAYS
+from grok_assets_tests.support.postgres import Postgres, postgres_server
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY_INSTANCE = REPO / "deploy" / "dagster.yaml"
-IN_CI = os.environ.get("CI", "").lower() == "true"
 
 ASSETS = (
     "grok_candidates",
@@ -50,117 +45,10 @@ CHECKS = (
 )
 
 
-@dataclass(frozen=True)
-class Postgres:
-    host: str
-    port: int
-    user: str
-    password: str
-    db_name: str
-
-    def env(self) -> dict[str, str]:
-        return {
-            "DAGSTER_PG_HOST": self.host,
-            "DAGSTER_PG_PORT": str(self.port),
-            "DAGSTER_PG_USERNAME": self.user,
-            "DAGSTER_PG_PASSWORD": self.password,
-            "DAGSTER_PG_DB": self.db_name,
-        }
-
-    def connect(self):  # type: ignore[no-untyped-def]
-        import psycopg2
-
-        return psycopg2.connect(
-            host=self.host,
-            port=self.port,
-            user=self.user,
-            password=self.password,
-            dbname=self.db_name,
-            connect_timeout=5,
-        )
-
-
-def _postgres_bin() -> Path | None:
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), reverse=True)
-    return Path(found[0]).parent if found else None
-
-
-def _unavailable(reason: str) -> None:
-    if IN_CI:
-        pytest.fail(f"{reason}; .ci/run installs Debian's postgresql package")
-    pytest.skip(reason)
-
-
 @pytest.fixture(scope="module")
 def postgres() -> Iterator[Postgres]:
-    bindir = _postgres_bin()
-    if bindir is None:
-        _unavailable("PostgreSQL server binaries not found (/usr/lib/postgresql/*/bin)")
-    assert bindir is not None
-    as_root = os.geteuid() == 0
-    prefix: list[str] = []
-    if as_root:
-        # The server refuses to run as root.
-        if shutil.which("runuser") is None:
-            _unavailable("running as root without runuser to start PostgreSQL as postgres")
-        try:
-            import pwd
-
-            account = pwd.getpwnam("postgres")
-        except KeyError:
-            _unavailable("running as root and there is no postgres user to run the server")
-        prefix = ["runuser", "-u", "postgres", "--"]
-    base = Path(tempfile.mkdtemp(prefix="grok-pg-"))
-    if as_root:
-        os.chown(base, account.pw_uid, account.pw_gid)
-    data, log = base / "data", base / "server.log"
-    password = secrets.token_hex(12)
-    pwfile = base / "pwfile"
-    pwfile.write_text(password + "\n")
-    if as_root:
-        os.chown(pwfile, account.pw_uid, account.pw_gid)
-    pwfile.chmod(0o600)
-    port = free_port()
-
-    def run(*command: str) -> None:
-        subprocess.run([*prefix, *command], check=True, capture_output=True, timeout=120)
-
-    started = False
-    try:
-        run(
-            str(bindir / "initdb"),
-            "-D",
-            str(data),
-            "--username=dagster",
-            f"--pwfile={pwfile}",
-            "--auth-host=scram-sha-256",
-            "--auth-local=scram-sha-256",
-            "--encoding=UTF8",
-            "--no-sync",
-        )
-        options = f"-p {port} -c listen_addresses=127.0.0.1 -k {base} -c fsync=off"
-        run(str(bindir / "pg_ctl"), "-D", str(data), "-l", str(log), "-o", options, "-w", "start")
-        started = True
-        server = Postgres("127.0.0.1", port, "dagster", password, "postgres")
-        connection = server.connect()
-        connection.autocommit = True
-        with connection.cursor() as cursor:
-            cursor.execute("CREATE DATABASE dagster")
-        connection.close()
-        yield Postgres("127.0.0.1", port, "dagster", password, "dagster")
-    except subprocess.CalledProcessError as error:
-        detail = (error.stderr or b"").decode(errors="replace")
-        server_log = log.read_text(errors="replace") if log.exists() else ""
-        raise RuntimeError(f"PostgreSQL did not start: {detail}\n{server_log}") from error
-    finally:
-        if started:
-            subprocess.run(
-                [*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
-                capture_output=True,
-                timeout=60,
-                check=False,
-            )
-        shutil.rmtree(base, ignore_errors=True)
+    with postgres_server() as server:
+        yield server
 
 
 # Run in a process of its own, as the daemon and the webserver are: the instance comes

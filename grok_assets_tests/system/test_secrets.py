@@ -1,4 +1,5 @@
-"""The xAI API key and the AWS secret key never leave the process that holds them.
+"""The xAI API key, the AWS secret key and the alert webhook URL never leave the
+process that holds them.
 
 A full cycle runs in real subprocesses, so that everything they print is captured,
 Dagster's console logger at DEBUG included, with the debug logs of openai, httpx and
@@ -6,12 +7,14 @@ botocore's credential resolution routed into Dagster as well. One process (a dri
 written into tmp_path) runs the selection and backtest jobs for two days against a
 local Responses API server streaming its answers, an xAI call answered 401 and one
 answered 500 (the fake server echoes the key in its error message, as a careless proxy
-might), an answer refused because no search ran, a selection blocked by the gate, then
-the code of
-``grok-assets verify``, ``restore``, ``check``, ``fsck``, ``sync`` and ``cleanup``, and
-last a failing run whose exception is left uncaught; a second process runs the
-checks-only job through ``dagster job execute``. Both get canary values for
-``XAI_API_KEY`` and ``AWS_SECRET_ACCESS_KEY`` and a persistent ``DAGSTER_HOME``.
+might), an answer refused because no search ran, a selection blocked by the gate, the
+alert sensor posting those failures to a loopback Slack webhook (and failing to reach a
+webhook that is down, as the daemon would log it, with slack_sdk's own loggers at
+DEBUG), then the code of ``grok-assets verify``, ``restore``, ``check``, ``fsck``,
+``sync`` and ``cleanup``, and last a failing run whose exception is left uncaught; a
+second process runs the checks-only job through ``dagster job execute``. Both get
+canary values for ``XAI_API_KEY``, ``AWS_SECRET_ACCESS_KEY`` and
+``GROK_ALERT_WEBHOOK_URL`` and a persistent ``DAGSTER_HOME``.
 
 Then neither canary, nor any 12-character piece of one (a truncated leak is still a
 leak), may appear in: the stdout and stderr of both processes; any file under the
@@ -20,10 +23,11 @@ telemetry, the sync destination, the working directory, ``HOME``); any object or
 object metadata in the bucket, the evidence files with the whole responses and what was
 asked among them; the run records and event logs read back through
 ``DagsterInstance.from_config`` (step failures, check results, metadata); the
-requests sent to the model. And the test is live: the key did reach the model
-server's Authorization header, every S3 request was signed with credentials resolved
-from the canary secret, the evidence files were written, and the 401, 500 and
-no-search failures, with the echoed key scrubbed, are in the event log.
+requests sent to the model; the alerts posted to Slack. And the test is live: the key
+did reach the model server's Authorization header, every S3 request was signed with
+credentials resolved from the canary secret, the evidence files were written, the 401,
+500 and no-search failures, with the echoed key scrubbed, are in the event log, and the
+alerts reached the webhook at the canary URL.
 
 Separately, the exception a failed xAI call raises must not hold the key anywhere a
 reporter could reach it, its suppressed ``__context__`` included.
@@ -58,11 +62,18 @@ from grok_assets.storage import S3Store
 from grok_assets_tests.support import responses_server as srv
 from grok_assets_tests.support.pipeline import DAYS
 from grok_assets_tests.support.responses_server import KEY, MODEL, FakeResponses
+from grok_assets_tests.support.slack_server import FakeSlack
 
 # Shaped like real credentials, and unlike anything else in the system.
 AWS_ACCESS_KEY_ID = "AKIAGROKCANARY000001"
 AWS_SECRET = "grokCanaryAwsSecret5q8Zr2Lx7Vn4Tb1Hk9Jw3Pm"
-CANARIES = {"XAI_API_KEY": KEY, "AWS_SECRET_ACCESS_KEY": AWS_SECRET}
+# The secret part of a Slack incoming-webhook URL (after https://hooks.slack.com/services/).
+WEBHOOK_SECRET = "TGROKCANARY/BGROKCANARY/grokCanaryWebhook4Lp8Qz3Vy6"
+CANARIES = {
+    "XAI_API_KEY": KEY,
+    "AWS_SECRET_ACCESS_KEY": AWS_SECRET,
+    "GROK_ALERT_WEBHOOK_URL": WEBHOOK_SECRET,
+}
 FRAGMENT = 12
 BIN = Path(sys.executable).parent
 
@@ -91,20 +102,27 @@ DRIVER = r'''
 operator's commands, all in this one process (each Python start costs seconds)."""
 import dataclasses
 import json
+import logging
 import os
+import socket
 import sys
+from urllib.parse import urlsplit
 
 import boto3
 import botocore.handlers
-from dagster import DagsterInstance
+from dagster import DagsterInstance, build_sensor_context
 
 from grok_assets.cli.main import main as cli
 from grok_assets.definitions import defs
-from grok_assets.defs.resources import make_storage_resource
+from grok_assets.defs.resources import AlertWebhookResource, make_storage_resource
+from grok_assets.defs.sensors import alert_on_run_failure
 
 ACCESS_KEY_ID = os.environ["AWS_ACCESS_KEY_ID"]
 SECRET = os.environ["AWS_SECRET_ACCESS_KEY"]
-seen = {"sent": 0, "without_access_key_id": 0, "with_secret": 0}
+seen = {"sent": 0, "without_access_key_id": 0, "with_secret": 0, "alerts": 0, "undelivered": 0}
+# slack_sdk's own loggers at DEBUG: they log the URL of every request they are given.
+logging.basicConfig(stream=sys.stderr, level=logging.WARNING)
+logging.getLogger("slack_sdk").setLevel(logging.DEBUG)
 
 
 def inspect(request, **kwargs):
@@ -124,6 +142,39 @@ def inspect(request, **kwargs):
 # has the observer.
 botocore.handlers.BUILTIN_HANDLERS.append(("before-send.s3", inspect))
 DEBUG = {"loggers": {"console": {"config": {"log_level": "DEBUG"}}}}
+alert_cursor = [None]
+
+
+def webhook_that_is_down():
+    # The canary URL with its port moved to one nothing listens on.
+    url = urlsplit(os.environ["GROK_ALERT_WEBHOOK_URL"])
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return AlertWebhookResource(url=url._replace(netloc=f"127.0.0.1:{port}").geturl())
+
+
+def alerts(instance, webhook):
+    """alert_on_run_failure's ticks over the runs since the last, as the daemon ticks."""
+    while True:
+        context = build_sensor_context(
+            instance=instance,
+            cursor=alert_cursor[0],
+            repository_def=defs.get_repository_def(),
+            resources={"alert_webhook": webhook},
+        )
+        result = alert_on_run_failure.evaluate_tick(context)
+        alert_cursor[0] = result.cursor
+        reactions = result.dagster_run_reactions or []
+        for reaction in reactions:
+            if reaction.error is None:
+                seen["alerts"] += 1
+            else:
+                # What the daemon logs, and keeps on the sensor's tick.
+                seen["undelivered"] += 1
+                print(reaction.error.to_string(), file=sys.stderr, flush=True)
+        if not reactions:
+            return
 
 
 def run(instance, job, day, raise_on_error=False):
@@ -141,6 +192,9 @@ with DagsterInstance.get() as instance:
     for step in json.loads(sys.argv[1]):
         if step[0] == "delete":
             make_storage_resource().store().delete(step[1])
+        elif step[0] == "alerts":
+            webhook = webhook_that_is_down() if step[1] == "down" else AlertWebhookResource()
+            alerts(instance, webhook)
         elif step[0] == "cli":
             # The commands' own code, printing to this process's stdout and stderr.
             print(f"grok-assets {step[1][0]}: exit {cli(step[1])}", flush=True)
@@ -258,11 +312,17 @@ def test_leak_search_finds_a_truncated_canary() -> None:
     # The search must not be vacuous: a 12-character piece of either canary is found.
     assert leaks(b"...Bearer " + KEY[:FRAGMENT].encode()) == ["XAI_API_KEY"]
     assert leaks("secret=" + AWS_SECRET[-FRAGMENT:]) == ["AWS_SECRET_ACCESS_KEY"]
+    assert leaks("/services/" + WEBHOOK_SECRET[-FRAGMENT:]) == ["GROK_ALERT_WEBHOOK_URL"]
     assert leaks("xai-*** and nothing else") == []
 
 
 def _canary_env(
-    s3: LoopbackS3, bucket: str, environ: dict[str, str], fake: FakeResponses, tmp_path: Path
+    s3: LoopbackS3,
+    bucket: str,
+    environ: dict[str, str],
+    fake: FakeResponses,
+    slack: FakeSlack,
+    tmp_path: Path,
 ) -> dict[str, str]:
     env = {
         name: value
@@ -283,6 +343,7 @@ def _canary_env(
             "XAI_BASE_URL": fake.base_url,
             "XAI_MAX_ATTEMPTS": "2",
             "XAI_TIMEOUT_S": "20",
+            "GROK_ALERT_WEBHOOK_URL": f"{slack.base_url}/services/{WEBHOOK_SECRET}",
             "DAGSTER_HOME": str(tmp_path / "dagster_home"),
             # No ~/.aws or other user configuration; whatever lands in HOME is
             # searched with the rest of tmp_path.
@@ -302,10 +363,11 @@ def test_full_cycle_leaks_no_secret(
     environ: dict[str, str],
     s3_client: Any,
     fake: FakeResponses,
+    slack: FakeSlack,
     tmp_path: Path,
 ) -> None:
     seed_sample(store, DAYS[0], DAYS[-1])  # setup in this process; the cycle is not
-    env = _canary_env(s3, bucket, environ, fake, tmp_path)
+    env = _canary_env(s3, bucket, environ, fake, slack, tmp_path)
     home = Path(env["DAGSTER_HOME"])
     for directory in (home, Path(env["HOME"]), tmp_path / "work"):
         directory.mkdir()
@@ -315,6 +377,7 @@ def test_full_cycle_leaks_no_secret(
     day = [d.isoformat() for d in DAYS]
     as_of = "2026-12-31"  # every dated file is old by then
     steps = [
+        ["alerts", "watch"],  # the sensor starts watching, as when the daemon starts
         ["job", "selection_job", day[0]],
         ["job", "backtest_job", day[0]],
         ["job", "selection_job", day[1]],  # xAI answers 401
@@ -324,6 +387,9 @@ def test_full_cycle_leaks_no_secret(
         ["job", "backtest_job", day[1]],
         ["delete", layout.daily_backup_key(DAYS[1])],
         ["job", "selection_job", day[2]],  # blocked: day 1's backup is gone
+        ["alerts", "up"],  # the 401, the 500, the refused answer, the blocked selection
+        ["job", "selection_job", day[2]],  # blocked again ...
+        ["alerts", "down"],  # ... and its alert cannot be delivered
         ["cli", ["verify", "--date", day[1]]],
         ["cli", ["restore", "--date", day[1]]],
         ["cli", ["verify", "--date", day[1]]],
@@ -364,6 +430,7 @@ def test_full_cycle_leaks_no_secret(
         (f"selection_job {day[1]}", {"success"}),
         (f"backtest_job {day[1]}", {"success"}),
         (f"selection_job {day[2]}", {"failed"}),
+        (f"selection_job {day[2]}", {"failed"}),
         ("grok-assets verify", {"exit 1"}),  # the backup was deleted
         ("grok-assets restore", {"exit 0"}),
         ("grok-assets verify", {"exit 0"}),
@@ -393,6 +460,11 @@ def test_full_cycle_leaks_no_secret(
     assert signing["sent"] > 100
     assert signing == {**signing, "without_access_key_id": 0, "with_secret": 0}
     assert signing["signing_secret_is_the_canary"] is True
+    # Live: the alerts reached the webhook at the canary URL, and one could not.
+    assert signing["alerts"] == 4 and signing["undelivered"] == 1
+    assert len(slack.messages) == 4
+    assert {r.path for r in slack.received} == {f"/services/{WEBHOOK_SECRET}"}
+    assert "could not be reached: connection refused" in cycle.stderr
     # Live: the failures happened and were recorded, the echoed key scrubbed.
     failures = "\n".join(_failure_texts(home))
     for evidence in ("HTTP 401", "HTTP 500", "key ***", "no live search ran"):
@@ -403,6 +475,7 @@ def test_full_cycle_leaks_no_secret(
     found += _found(_files(tmp_path))
     found += _found(_bucket(s3_client, bucket))
     found += _found(_instance_records(home))
+    found += _found(("an alert posted to Slack", json.dumps(r.payload)) for r in slack.received)
     assert not found, "secrets leaked:\n" + "\n".join(found)
 
 

@@ -5,6 +5,7 @@ from dagster import AssetDep, AssetExecutionContext, MaterializeResult, Metadata
 from grok_assets.backup.daily import write_daily_backup
 from grok_assets.defs.partitions import partition_date, trading_day_partitions
 from grok_assets.defs.resources import StorageResource
+from grok_assets.defs.retries import STEP_RETRY_POLICY, retried_only_when_transient
 
 
 @asset(
@@ -13,13 +14,15 @@ from grok_assets.defs.resources import StorageResource
     partitions_def=trading_day_partitions(),
     deps=[AssetDep("grok_candidates"), AssetDep("prices_daily"), AssetDep("prices_5m")],
     kinds={"s3", "parquet", "pandas"},
+    retry_policy=STEP_RETRY_POLICY,
     description="Backtest of the day's candidates on the day's bars; the daily backup file.",
 )
 def grok_trending_daily(
     context: AssetExecutionContext, storage: StorageResource
 ) -> MaterializeResult:
-    store = storage.store()
-    outcome = write_daily_backup(store, partition_date(context.partition_key))
+    with retried_only_when_transient(context):
+        store = storage.store()
+        outcome = write_daily_backup(store, partition_date(context.partition_key))
     return MaterializeResult(
         metadata={
             "uri": MetadataValue.path(store.uri(outcome.key)),

@@ -19,6 +19,7 @@ from dagster import (
 from grok_assets.backup.gate import BackupStatus, backup_status, published_backup_status
 from grok_assets.backup.manifest import ManifestError, audit_manifest
 from grok_assets.defs.resources import StorageResource
+from grok_assets.defs.retries import STEP_RETRY_POLICY, retried_only_when_transient
 
 PUBLISHED_SELECTION_ASSET = AssetKey("grok_trending")
 
@@ -98,40 +99,48 @@ def _gate_result(
 @asset_check(
     asset="grok_trending_daily",
     blocking=True,
+    retry_policy=STEP_RETRY_POLICY,
     description="The published selection's daily backup file exists in S3 and holds rows.",
 )
 def daily_backup_exists(
     context: AssetCheckExecutionContext, storage: StorageResource
 ) -> AssetCheckResult:
-    status = target_status(context, storage)
-    return _gate_result(context, status, status.daily_backup_exists)
+    with retried_only_when_transient(context):
+        status = target_status(context, storage)
+        return _gate_result(context, status, status.daily_backup_exists)
 
 
 @asset_check(
     asset="grok_trending_archive",
     blocking=True,
+    retry_policy=STEP_RETRY_POLICY,
     description="The archive in S3 holds rows for the published selection's date.",
 )
 def archive_contains_target_date(
     context: AssetCheckExecutionContext, storage: StorageResource
 ) -> AssetCheckResult:
-    status = target_status(context, storage)
-    return _gate_result(context, status, status.archive_contains_target_date)
+    with retried_only_when_transient(context):
+        status = target_status(context, storage)
+        return _gate_result(context, status, status.archive_contains_target_date)
 
 
 @asset_check(
     asset="grok_manifest",
     blocking=True,
+    retry_policy=STEP_RETRY_POLICY,
     description="Every file manifest.json lists exists in S3 with the listed size and MD5.",
 )
-def manifest_matches_s3(storage: StorageResource) -> AssetCheckResult:
-    store = storage.store()
-    try:
-        manifest, findings = audit_manifest(store)
-    except ManifestError as error:
-        return AssetCheckResult(
-            passed=False, severity=AssetCheckSeverity.ERROR, description=str(error)
-        )
+def manifest_matches_s3(
+    context: AssetCheckExecutionContext, storage: StorageResource
+) -> AssetCheckResult:
+    with retried_only_when_transient(context):
+        store = storage.store()
+        try:
+            manifest, findings = audit_manifest(store)
+        except ManifestError as error:
+            return AssetCheckResult(
+                passed=False, severity=AssetCheckSeverity.ERROR, description=str(error)
+            )
     lines = [f"{finding.key}: {finding.problem}" for finding in findings]
     if manifest is None:
         return AssetCheckResult(
