@@ -111,12 +111,11 @@ def _published_selection(rows: pa.Table, day: dt.date) -> pa.Table:
     return pa.table(columns).select(CANDIDATE_SCHEMA.names).cast(CANDIDATE_SCHEMA)
 
 
-def prepare(s3: Loopback, years: int) -> Prepared:
+def publish_history(s3: Loopback, years: int) -> tuple[str, dt.date, int]:
+    """A new bucket holding ``years`` of archive that ends on day P, P's daily backup
+    and P's selection published: (bucket, P, the archive's size in bytes)."""
     table, history = archive_of(years)
     published = history[-1]
-    horizon = min(published + dt.timedelta(days=60), trading_calendar.last_known_day())
-    days = [day for day in trading_calendar.trading_days(published, horizon) if day > published]
-    days = days[:DAYS_AFTER_HISTORY]
     bucket = s3.new_bucket(f"cycle{years}y")
     store = s3.store(bucket)
     data = encode_archive(table)
@@ -127,8 +126,19 @@ def prepare(s3: Loopback, years: int) -> Prepared:
         selection = _published_selection(last_rows, published)
         write_parquet(store, layout.candidates_key(published), selection)
         write_parquet(store, layout.PUBLISHED_SELECTION, selection)
-        seed_sample(store, days[0], days[-1])
-    return Prepared(years, bucket, s3.env(bucket), s3.resources(bucket), published, days, len(data))
+    return bucket, published, len(data)
+
+
+def prepare(s3: Loopback, years: int) -> Prepared:
+    bucket, published, archive_bytes = publish_history(s3, years)
+    horizon = min(published + dt.timedelta(days=60), trading_calendar.last_known_day())
+    days = [day for day in trading_calendar.trading_days(published, horizon) if day > published]
+    days = days[:DAYS_AFTER_HISTORY]
+    with s3.counter.paused():
+        seed_sample(s3.store(bucket), days[0], days[-1])
+    return Prepared(
+        years, bucket, s3.env(bucket), s3.resources(bucket), published, days, archive_bytes
+    )
 
 
 def warm_up(s3: Loopback) -> None:

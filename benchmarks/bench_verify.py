@@ -5,7 +5,9 @@ Both are started the same way (this interpreter, a clean environment pointing at
 bucket) and alternate within each round, so that a busy moment of the machine hits
 both alike; one unmeasured round first warms the page cache and the ``.pyc`` files.
 The seed script is given the date too, so it skips reading the published selection:
-that only makes the naive side faster.
+that only makes the naive side faster. The bucket is served by moto in a process of
+its own, as S3 is to an operator, holding what the cycle benchmark starts from: years
+of archive ending on day P, P's daily backup and P's selection published.
 """
 
 from __future__ import annotations
@@ -16,8 +18,17 @@ import sys
 import time
 from typing import Any
 
-from benchmarks.bench_cycle import Prepared
-from benchmarks.common import HISTORY_YEARS, REPO, child_env, grok_assets_command, ms, ratio
+from benchmarks.bench_cycle import publish_history
+from benchmarks.common import (
+    HISTORY_YEARS,
+    REPO,
+    Loopback,
+    child_env,
+    grok_assets_command,
+    ms,
+    ratio,
+    separate_loopback,
+)
 
 SEED_SCRIPT = REPO / "benchmarks" / "seed_verify_s3_backup.py"
 
@@ -34,36 +45,36 @@ def _timed(command: list[str], env: dict[str, str]) -> float:
     return elapsed
 
 
-def run(prepared: dict[int, Prepared], repeats: int) -> list[dict[str, Any]]:
-    results = []
-    for years in HISTORY_YEARS:
-        ready = prepared[years]
-        date = ready.published.strftime("%Y%m%d")
-        env = child_env(ready.env)
-        commands = {
-            "ours": [*grok_assets_command(), "verify", "--date", date],
-            "seed": [sys.executable, str(SEED_SCRIPT), "--date", date],
-        }
-        for command in commands.values():
-            _timed(command, env)
-        times: dict[str, list[float]] = {name: [] for name in commands}
-        for round_ in range(repeats):
-            order = list(commands) if round_ % 2 == 0 else list(reversed(commands))
-            for name in order:
-                times[name].append(_timed(commands[name], env))
-        ours, seed = statistics.median(times["ours"]), statistics.median(times["seed"])
-        results.append(
-            {
-                "years": years,
-                "date": ready.published.isoformat(),
-                "ours_s": ours,
-                "seed_s": seed,
-                "ratio": seed / ours,
-                "ours_runs": times["ours"],
-                "seed_runs": times["seed"],
-            }
-        )
-    return results
+def run(repeats: int) -> list[dict[str, Any]]:
+    with separate_loopback() as s3:
+        return [_measure(s3, years, repeats) for years in HISTORY_YEARS]
+
+
+def _measure(s3: Loopback, years: int, repeats: int) -> dict[str, Any]:
+    bucket, published, _ = publish_history(s3, years)
+    date = published.strftime("%Y%m%d")
+    env = child_env(s3.env(bucket))
+    commands = {
+        "ours": [*grok_assets_command(), "verify", "--date", date],
+        "seed": [sys.executable, str(SEED_SCRIPT), "--date", date],
+    }
+    for command in commands.values():
+        _timed(command, env)
+    times: dict[str, list[float]] = {name: [] for name in commands}
+    for round_ in range(repeats):
+        order = list(commands) if round_ % 2 == 0 else list(reversed(commands))
+        for name in order:
+            times[name].append(_timed(commands[name], env))
+    ours, seed = statistics.median(times["ours"]), statistics.median(times["seed"])
+    return {
+        "years": years,
+        "date": published.isoformat(),
+        "ours_s": ours,
+        "seed_s": seed,
+        "ratio": seed / ours,
+        "ours_runs": times["ours"],
+        "seed_runs": times["seed"],
+    }
 
 
 def render(results: list[dict[str, Any]], repeats: int) -> tuple[str, list[list[str]]]:

@@ -7,6 +7,7 @@ import json
 import os
 import platform
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -26,7 +27,7 @@ from benchmarks.counting import TransferCounter
 from benchmarks.synthetic import build_archive
 from grok_assets import trading_calendar
 from grok_assets.defs.run import QUIET_RUN_CONFIG
-from grok_assets.dev.s3_server import LoopbackS3, loopback_s3_server
+from grok_assets.dev.s3_server import LoopbackS3, free_port, loopback_s3_server
 from grok_assets.layout import Location
 from grok_assets.storage import S3Store
 
@@ -68,9 +69,45 @@ class Loopback:
 
 @contextmanager
 def loopback() -> Iterator[Loopback]:
+    """moto's server in this process: requests can be counted as they are served."""
     with loopback_s3_server() as server:
         client = server.client()
         yield Loopback(server, client, TransferCounter().attach(client))
+
+
+@contextmanager
+def separate_loopback(startup_timeout_s: float = 60.0) -> Iterator[Loopback]:
+    """moto's server in a process of its own, as an operator's S3 is: a command timed
+    as a whole process is then not slowed by this process's heap (the in-process
+    server pays for the garbage collections of every job the benchmarks ran)."""
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + startup_timeout_s
+        while True:
+            if server.poll() is not None:
+                raise RuntimeError(f"moto's server exited {server.returncode} on start")
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"moto's server did not listen on {port}") from None
+                time.sleep(0.1)
+        s3 = LoopbackS3(f"http://127.0.0.1:{port}")
+        client = s3.client()
+        yield Loopback(s3, client, TransferCounter().attach(client))
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
 
 
 def history_end() -> dt.date:

@@ -11,18 +11,11 @@ from __future__ import annotations
 
 import logging
 import socket
+from typing import TYPE_CHECKING
 from urllib.error import HTTPError, URLError
 
-from slack_sdk.http_retry import (
-    BackoffRetryIntervalCalculator,
-    ConnectionErrorRetryHandler,
-    HttpRequest,
-    HttpResponse,
-    RateLimitErrorRetryHandler,
-    RetryHandler,
-    RetryState,
-)
-from slack_sdk.webhook import WebhookClient
+if TYPE_CHECKING:
+    from slack_sdk.webhook import WebhookClient
 
 DEFAULT_TIMEOUT_S = 10.0
 # Retries within one post: the alert is sent from a sensor tick, which Dagster does
@@ -40,21 +33,17 @@ class AlertDeliveryError(RuntimeError):
     """The alert could not be delivered; the message says why, never where to."""
 
 
-class _ServerErrorRetryHandler(RetryHandler):
-    """Slack's 5xx answers are worth another try; slack_sdk retries none by default."""
-
-    def _can_retry(
-        self,
-        *,
-        state: RetryState,
-        request: HttpRequest,
-        response: HttpResponse | None = None,
-        error: Exception | None = None,
-    ) -> bool:
-        return response is not None and response.status_code >= 500
-
-
 def _client(url: str, timeout_s: float) -> WebhookClient:
+    # Imported here: the code location loads this module, and slack_sdk costs 0.1 s to
+    # import; only a sensor tick with something to say needs it.
+    from slack_sdk.http_retry import (
+        BackoffRetryIntervalCalculator,
+        ConnectionErrorRetryHandler,
+        RateLimitErrorRetryHandler,
+    )
+    from slack_sdk.http_retry.builtin_handlers import ServerErrorRetryHandler
+    from slack_sdk.webhook import WebhookClient
+
     backoff = BackoffRetryIntervalCalculator(backoff_factor=BACKOFF_S)
     return WebhookClient(
         url,
@@ -63,7 +52,8 @@ def _client(url: str, timeout_s: float) -> WebhookClient:
         retry_handlers=[
             ConnectionErrorRetryHandler(max_retry_count=RETRIES, interval_calculator=backoff),
             RateLimitErrorRetryHandler(max_retry_count=1),
-            _ServerErrorRetryHandler(max_retry_count=RETRIES, interval_calculator=backoff),
+            # Slack's 500 rollup_error and 503 service_unavailable.
+            ServerErrorRetryHandler(max_retry_count=RETRIES, interval_calculator=backoff),
         ],
     )
 
@@ -91,8 +81,9 @@ def post_message(url: str, text: str, *, timeout_s: float = DEFAULT_TIMEOUT_S) -
     not answer ``200 ok`` after the retries."""
     failure: str | None = None
     status, body = 0, ""
+    client = _client(url, timeout_s)
     try:
-        response = _client(url, timeout_s).send(text=text, unfurl_links=False, unfurl_media=False)
+        response = client.send(text=text, unfurl_links=False, unfurl_media=False)
         status, body = response.status_code, str(response.body or "")
     except Exception as error:  # urllib's errors, slack_sdk's, a bad URL: reported below
         failure = _why(error, timeout_s)
