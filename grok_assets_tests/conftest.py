@@ -19,6 +19,7 @@ from grok_assets.dev.s3_server import LoopbackS3, loopback_s3_server
 from grok_assets.layout import Location
 from grok_assets.settings import DEFAULT_PREFIX, Settings
 from grok_assets.storage import S3Store
+from grok_assets_tests.support import harness
 from grok_assets_tests.support.pipeline import Pipeline
 from grok_assets_tests.support.responses_server import FakeResponses, responses_server
 from grok_assets_tests.support.slack_server import FakeSlack, fake_slack
@@ -57,6 +58,19 @@ def store(s3_client: Any, bucket: str) -> S3Store:
     """A store on the bucket through the ``s3_client`` fixture's client, so a test can
     watch that client's requests."""
     return S3Store(s3_client, Location(bucket, DEFAULT_PREFIX))
+
+
+@pytest.fixture(scope="module")
+def two_day_template(s3: LoopbackS3, request: pytest.FixtureRequest) -> str:
+    """Two days of the cycle run once per test module (day 2 published and backed up)."""
+    return harness.two_day_template(s3, request.module.__name__.rpartition(".")[2])
+
+
+@pytest.fixture
+def two_days(two_day_template: str, store: S3Store, s3_client: Any) -> S3Store:
+    """This test's bucket, a copy of the module's two-day template."""
+    harness.clone_bucket(s3_client, two_day_template, store.bucket)
+    return store
 
 
 @pytest.fixture

@@ -24,48 +24,34 @@ from grok_assets.backup.generations import (
 from grok_assets.backup.restore import RestoreRefusedError, restore_archive_generation
 from grok_assets.cli.args import EXIT_ERROR, EXIT_FINDING, EXIT_OK
 from grok_assets.cli.main import main
-from grok_assets.dev.s3_server import LoopbackS3
 from grok_assets.storage import S3Store, encode_parquet, md5_hex, read_parquet, write_parquet
 from grok_assets_tests.support.factories import selection_rows
 from grok_assets_tests.support.harness import (
     archive_rows,
-    clone_bucket,
     manifest_violations,
     run_fast,
-    two_day_template,
 )
 from grok_assets_tests.support.pipeline import DAYS
-
-
-@pytest.fixture(scope="module")
-def template(s3: LoopbackS3) -> str:
-    return two_day_template(s3, "generations")
-
-
-@pytest.fixture
-def cloned(template: str, store: S3Store, s3_client: Any) -> S3Store:
-    clone_bucket(s3_client, template, store.bucket)
-    return store
 
 
 def archive_bytes(store: S3Store) -> bytes:
     return store.get_bytes(layout.ARCHIVE)[0]
 
 
-def test_each_archive_write_keeps_the_previous_archive_first(cloned: S3Store) -> None:
+def test_each_archive_write_keeps_the_previous_archive_first(two_days: S3Store) -> None:
     # The template's second backtest already replaced the first day's archive.
-    (first,) = list_generations(cloned)
-    assert {row[0] for row in archive_rows_of(cloned, first.key)} == {DAYS[0].isoformat()}
-    before = archive_bytes(cloned)
+    (first,) = list_generations(two_days)
+    assert {row[0] for row in archive_rows_of(two_days, first.key)} == {DAYS[0].isoformat()}
+    before = archive_bytes(two_days)
 
-    assert run_fast(cloned, "selection_job", DAYS[2]).success
-    result = run_fast(cloned, "backtest_job", DAYS[2])
+    assert run_fast(two_days, "selection_job", DAYS[2]).success
+    result = run_fast(two_days, "backtest_job", DAYS[2])
 
     assert result.success
-    generations = list_generations(cloned)
+    generations = list_generations(two_days)
     assert [g.key for g in generations][:-1] == [first.key]
     newest = generations[-1]
-    assert cloned.get_bytes(newest.key)[0] == before
+    assert two_days.get_bytes(newest.key)[0] == before
     assert newest.md5_prefix == md5_hex(before)[:8]
     (archive_event,) = [
         e
@@ -75,16 +61,16 @@ def test_each_archive_write_keeps_the_previous_archive_first(cloned: S3Store) ->
     metadata = archive_event.step_materialization_data.materialization.metadata
     assert metadata["previous_kept_as_generation"].value == newest.id
     # Generations are parquet files: listed by the manifest, clean for fsck.
-    listed = json.loads(cloned.get_bytes(layout.MANIFEST)[0])["files"]
+    listed = json.loads(two_days.get_bytes(layout.MANIFEST)[0])["files"]
     assert newest.key in listed
-    assert manifest_violations(cloned) == []
-    assert run_fsck(cloned) == []
+    assert manifest_violations(two_days) == []
+    assert run_fsck(two_days) == []
 
 
-def test_a_rerun_that_changes_nothing_keeps_no_generation(cloned: S3Store) -> None:
-    before = list_generations(cloned)
-    assert run_fast(cloned, "backtest_job", DAYS[1]).success
-    assert list_generations(cloned) == before
+def test_a_rerun_that_changes_nothing_keeps_no_generation(two_days: S3Store) -> None:
+    before = list_generations(two_days)
+    assert run_fast(two_days, "backtest_job", DAYS[1]).success
+    assert list_generations(two_days) == before
 
 
 def archive_rows_of(store: S3Store, relative_key: str) -> set[tuple[str, str]]:
@@ -99,125 +85,127 @@ def archive_rows_of(store: S3Store, relative_key: str) -> set[tuple[str, str]]:
 
 
 def test_restore_brings_back_a_generation_after_a_bad_write(
-    cloned: S3Store, environ: dict[str, str], capsys: pytest.CaptureFixture[str]
+    two_days: S3Store, environ: dict[str, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    good = archive_bytes(cloned)
+    good = archive_bytes(two_days)
     # What every archive write through the pipeline does first.
-    good_generation, _ = keep_generation(cloned, good)
+    good_generation, _ = keep_generation(two_days, good)
     # Then a bad write the upsert could not see: the same dates, wrong values.
-    table = read_parquet(cloned, layout.ARCHIVE)
+    table = read_parquet(two_days, layout.ARCHIVE)
     index = table.schema.get_field_index("buy_price")
     doubled = pc.multiply(table.column(index), 2.0)
-    write_parquet(cloned, layout.ARCHIVE, table.set_column(index, "buy_price", doubled))
-    bad = archive_bytes(cloned)
+    write_parquet(two_days, layout.ARCHIVE, table.set_column(index, "buy_price", doubled))
+    bad = archive_bytes(two_days)
 
     command = ["restore", "--archive-generation", good_generation.id]
     assert main(command, environ=environ) == EXIT_OK
 
     out = capsys.readouterr().out
-    assert archive_bytes(cloned) == good
+    assert archive_bytes(two_days) == good
     assert f"generation {good_generation.id}" in out
     # The bad archive was kept too: a restore can be undone the same way.
-    kept = [g for g in list_generations(cloned) if cloned.get_bytes(g.key)[0] == bad]
+    kept = [g for g in list_generations(two_days) if two_days.get_bytes(g.key)[0] == bad]
     assert len(kept) == 1 and kept[0].id in out
-    assert manifest_violations(cloned) == []
-    assert run_fsck(cloned) == []
+    assert manifest_violations(two_days) == []
+    assert run_fsck(two_days) == []
 
 
 def test_restore_replaces_an_archive_whose_bytes_no_longer_match_their_md5(
-    cloned: S3Store, s3_client: Any
+    two_days: S3Store, s3_client: Any
 ) -> None:
-    good = archive_bytes(cloned)
-    generation, _ = keep_generation(cloned, good)
-    head = cloned.head(layout.ARCHIVE)
+    good = archive_bytes(two_days)
+    generation, _ = keep_generation(two_days, good)
+    head = two_days.head(layout.ARCHIVE)
     assert head is not None
     rotten = good[:200] + b"\x00" * 64 + good[264:]
     s3_client.put_object(
-        Bucket=cloned.bucket,
-        Key=cloned.location.key(layout.ARCHIVE),
+        Bucket=two_days.bucket,
+        Key=two_days.location.key(layout.ARCHIVE),
         Body=rotten,
         Metadata={"md5": head.md5 or ""},
     )
 
-    outcome = restore_archive_generation(cloned, generation.id)
+    outcome = restore_archive_generation(two_days, generation.id)
 
-    assert outcome.written and archive_bytes(cloned) == good
-    kept = cloned.get_bytes(generation_key(outcome.previous_generation or ""))[0]
+    assert outcome.written and archive_bytes(two_days) == good
+    kept = two_days.get_bytes(generation_key(outcome.previous_generation or ""))[0]
     assert kept == rotten  # kept as evidence, under its own (true) MD5
 
 
 def test_restore_refuses_to_drop_dates_unless_told(
-    cloned: S3Store, environ: dict[str, str], capsys: pytest.CaptureFixture[str]
+    two_days: S3Store, environ: dict[str, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    (one_day,) = list_generations(cloned)  # holds DAYS[0] only
-    current = archive_bytes(cloned)
+    (one_day,) = list_generations(two_days)  # holds DAYS[0] only
+    current = archive_bytes(two_days)
 
     command = ["restore", "--archive-generation", one_day.id]
     assert main(command, environ=environ) == EXIT_FINDING
     assert DAYS[1].isoformat() in capsys.readouterr().err
-    assert archive_bytes(cloned) == current
+    assert archive_bytes(two_days) == current
 
-    outcome = restore_archive_generation(cloned, one_day.id, allow_dropping_dates=True)
+    outcome = restore_archive_generation(two_days, one_day.id, allow_dropping_dates=True)
 
     assert outcome.written and outcome.dropped_dates == (DAYS[1].isoformat(),)
-    assert {row[0] for row in archive_rows(cloned)} == {DAYS[0].isoformat()}
-    assert cloned.get_bytes(generation_key(outcome.previous_generation or ""))[0] == current
+    assert {row[0] for row in archive_rows(two_days)} == {DAYS[0].isoformat()}
+    assert two_days.get_bytes(generation_key(outcome.previous_generation or ""))[0] == current
 
 
-def test_restoring_the_current_archive_writes_nothing(cloned: S3Store) -> None:
-    generation, _ = keep_generation(cloned, archive_bytes(cloned))
-    head = cloned.head(layout.ARCHIVE)
-    outcome = restore_archive_generation(cloned, generation.id)
+def test_restoring_the_current_archive_writes_nothing(two_days: S3Store) -> None:
+    generation, _ = keep_generation(two_days, archive_bytes(two_days))
+    head = two_days.head(layout.ARCHIVE)
+    outcome = restore_archive_generation(two_days, generation.id)
     assert not outcome.written
-    assert cloned.head(layout.ARCHIVE) == head
+    assert two_days.head(layout.ARCHIVE) == head
 
 
-def test_a_generation_whose_bytes_were_altered_is_refused(cloned: S3Store, s3_client: Any) -> None:
-    (generation,) = list_generations(cloned)
-    data = cloned.get_bytes(generation.key)[0]
+def test_a_generation_whose_bytes_were_altered_is_refused(
+    two_days: S3Store, s3_client: Any
+) -> None:
+    (generation,) = list_generations(two_days)
+    data = two_days.get_bytes(generation.key)[0]
     altered = data[:100] + bytes([data[100] ^ 0xFF]) + data[101:]
     s3_client.put_object(
-        Bucket=cloned.bucket,
-        Key=cloned.location.key(generation.key),
+        Bucket=two_days.bucket,
+        Key=two_days.location.key(generation.key),
         Body=altered,
         Metadata={"md5": md5_hex(data)},
     )
-    current = archive_bytes(cloned)
+    current = archive_bytes(two_days)
 
     with pytest.raises(RestoreRefusedError, match="does not match its recorded MD5"):
-        restore_archive_generation(cloned, generation.id, allow_dropping_dates=True)
+        restore_archive_generation(two_days, generation.id, allow_dropping_dates=True)
 
-    assert archive_bytes(cloned) == current
+    assert archive_bytes(two_days) == current
 
 
 @pytest.mark.parametrize("content", ["not-parquet", "wrong-schema", "no-md5"])
 def test_a_generation_that_is_not_a_verified_archive_is_refused(
-    content: str, cloned: S3Store, s3_client: Any
+    content: str, two_days: S3Store, s3_client: Any
 ) -> None:
     data = {
         "not-parquet": b"PAR1 garbage, not a parquet file",
         "wrong-schema": encode_parquet(selection_rows("2026-11-16")),
-        "no-md5": archive_bytes(cloned),
+        "no-md5": archive_bytes(two_days),
     }[content]
     generation_id = f"20261116T070000000000Z_{md5_hex(data)[:8]}"
-    key = cloned.location.key(generation_key(generation_id))
+    key = two_days.location.key(generation_key(generation_id))
     if content == "no-md5":
-        s3_client.put_object(Bucket=cloned.bucket, Key=key, Body=data)
+        s3_client.put_object(Bucket=two_days.bucket, Key=key, Body=data)
     else:
-        cloned.put_bytes(generation_key(generation_id), data)
-    current = archive_bytes(cloned)
+        two_days.put_bytes(generation_key(generation_id), data)
+    current = archive_bytes(two_days)
 
     with pytest.raises(InvalidGenerationError) as caught:
-        verify_generation(cloned, generation_id)
+        verify_generation(two_days, generation_id)
     with pytest.raises(RestoreRefusedError):
-        restore_archive_generation(cloned, generation_id, allow_dropping_dates=True)
+        restore_archive_generation(two_days, generation_id, allow_dropping_dates=True)
 
-    assert cloned.uri(generation_key(generation_id)) in str(caught.value)
-    assert archive_bytes(cloned) == current
+    assert two_days.uri(generation_key(generation_id)) in str(caught.value)
+    assert archive_bytes(two_days) == current
 
 
 def test_an_unknown_or_malformed_generation_is_refused(
-    cloned: S3Store, environ: dict[str, str], capsys: pytest.CaptureFixture[str]
+    two_days: S3Store, environ: dict[str, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
     unknown = ["restore", "--archive-generation", "20261116T070000000000Z_00000000"]
     assert main(unknown, environ=environ) == EXIT_FINDING
@@ -228,9 +216,9 @@ def test_an_unknown_or_malformed_generation_is_refused(
 
 
 def test_generations_are_listed_by_the_cli(
-    cloned: S3Store, environ: dict[str, str], capsys: pytest.CaptureFixture[str]
+    two_days: S3Store, environ: dict[str, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    (generation,) = list_generations(cloned)
+    (generation,) = list_generations(two_days)
     assert main(["generations"], environ=environ) == EXIT_OK
     out = capsys.readouterr().out
     assert generation.id in out and "1 archive generation(s)" in out
@@ -267,13 +255,13 @@ def test_the_same_bytes_are_kept_once(store: S3Store) -> None:
 
 
 def test_fsck_knows_generations_and_leftover_probes_with_an_unusable_manifest(
-    cloned: S3Store,
+    two_days: S3Store,
 ) -> None:
     from grok_assets.backup.fsck import UNREFERENCED
 
-    cloned.put_bytes(f"{layout.PROBE_DIR}left-by-a-killed-run", b"probe")
-    cloned.put_bytes(layout.MANIFEST, b"{not json")
+    two_days.put_bytes(f"{layout.PROBE_DIR}left-by-a-killed-run", b"probe")
+    two_days.put_bytes(layout.MANIFEST, b"{not json")
 
-    unknown = [f.key for f in run_fsck(cloned) if f.kind == UNREFERENCED]
+    unknown = [f.key for f in run_fsck(two_days) if f.kind == UNREFERENCED]
 
     assert unknown == []

@@ -9,31 +9,17 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Any
 
 import pytest
 from dagster import DagsterInstance, RunRequest, SkipReason, build_schedule_context
 
 from grok_assets.definitions import defs
 from grok_assets.defs.schedules import freshness_schedule
-from grok_assets.dev.s3_server import LoopbackS3
 from grok_assets.storage import S3Store
 from grok_assets.trading_calendar import TOKYO_TZ
-from grok_assets_tests.support.harness import clone_bucket, two_day_template
 from grok_assets_tests.support.pipeline import Pipeline, failed_checks, passed_checks
 
 HOLDS_1117 = re.compile(r"the archive holds [1-9]\d* rows for 2026-11-17, due by")
-
-
-@pytest.fixture(scope="module")
-def template(s3: LoopbackS3) -> str:
-    return two_day_template(s3, "fresh")
-
-
-@pytest.fixture
-def two_days(template: str, store: S3Store, s3_client: Any) -> S3Store:
-    clone_bucket(s3_client, template, store.bucket)
-    return store
 
 
 def tick(when: str) -> RunRequest | SkipReason:

@@ -27,24 +27,12 @@ from grok_assets.definitions import defs
 from grok_assets.defs.checks.calendar import horizon_result
 from grok_assets.defs.resources import AlertWebhookResource
 from grok_assets.defs.sensors import NOT_CONFIGURED, alert_on_run_failure, calendar_horizon_alert
-from grok_assets.dev.s3_server import LoopbackS3, free_port
+from grok_assets.dev.s3_server import free_port
 from grok_assets.storage import S3Store
-from grok_assets_tests.support.harness import clone_bucket, two_day_template
 from grok_assets_tests.support.pipeline import Pipeline
 from grok_assets_tests.support.slack_server import FakeSlack
 
 DAY_2, DAY_3 = dt.date(2026, 11, 17), dt.date(2026, 11, 18)
-
-
-@pytest.fixture(scope="module")
-def template(s3: LoopbackS3) -> str:
-    return two_day_template(s3, "alerts")
-
-
-@pytest.fixture
-def two_days(template: str, store: S3Store, s3_client: Any) -> S3Store:
-    clone_bucket(s3_client, template, store.bucket)
-    return store
 
 
 @pytest.fixture
