@@ -245,6 +245,15 @@ def prepare_template(
         assert result.success, f"{job} {day} failed while preparing {bucket}"
 
 
+def published_unbacked_template(s3: LoopbackS3, label: str) -> str:
+    """A bucket where day 1 ran whole and day 2 is selected and published, not yet
+    backed up: the state the fault tests start from, cloned per test."""
+    bucket = f"grok-{label}-{uuid.uuid4().hex[:12]}"
+    cycle = [("selection_job", DAYS[0]), ("backtest_job", DAYS[0]), ("selection_job", DAYS[1])]
+    prepare_template(s3, bucket, cycle, DAYS)
+    return bucket
+
+
 def two_day_template(s3: LoopbackS3, label: str) -> str:
     """A bucket where two days of the cycle have run (day 2 published and backed up),
     for module-scoped fixtures that clone it per test instead of re-running jobs."""

@@ -135,6 +135,23 @@ def finished(deployed: Deployment, run_id: str) -> Any:
     return run
 
 
+def scheduled_run(
+    deployed: Deployment, schedule: str, tick_at: dt.datetime, job: str, partition: str
+) -> Any:
+    """The one run ``schedule``'s tick at ``tick_at`` launched: ``job`` for
+    ``partition``, finished and successful."""
+    tick = completed_tick(deployed, schedule)
+    assert tick.timestamp == tick_at.timestamp()
+    assert tick.status == TickStatus.SUCCESS
+    (run_id,) = tick.run_ids
+    run = finished(deployed, run_id)
+    assert run.status == DagsterRunStatus.SUCCESS, deployed.step_errors(run_id)
+    assert run.job_name == job
+    assert run.tags["dagster/partition"] == partition
+    assert run.tags["dagster/schedule_name"] == schedule
+    return run
+
+
 def assert_fake_day(deployed: Deployment, run_id: str, day: dt.date) -> None:
     record = deployed.reader.get_run_record_by_id(run_id)
     assert record is not None and record.start_time is not None
@@ -151,18 +168,9 @@ def test_sunday_2300_before_a_trading_monday_selects_monday(
     tick_at = dt.datetime(2026, 11, 29, 14, 0, tzinfo=UTC)  # Sunday 23:00 in Tokyo
 
     with deployment(tmp_path, postgres, s3, slack, bucket, tick_at) as deployed:
-        tick = completed_tick(deployed, "selection_schedule")
-        assert tick.timestamp == tick_at.timestamp()
-        assert tick.status == TickStatus.SUCCESS
-        (run_id,) = tick.run_ids
-        run = finished(deployed, run_id)
-
-        assert run.status == DagsterRunStatus.SUCCESS, deployed.step_errors(run_id)
-        assert run.job_name == "selection_job"
-        assert run.tags["dagster/partition"] == "2026-11-30"
-        assert run.tags["dagster/schedule_name"] == "selection_schedule"
+        run = scheduled_run(deployed, "selection_schedule", tick_at, "selection_job", "2026-11-30")
         assert run.tags["grok/exclusive"] == "selection"
-        assert_fake_day(deployed, run_id, dt.date(2026, 11, 29))
+        assert_fake_day(deployed, run.run_id, dt.date(2026, 11, 29))
         assert deployed.ticks("backtest_schedule") == []
     store: S3Store = s3.store(bucket)
     assert published_selection_date(store) == "2026-11-30"
@@ -275,17 +283,8 @@ def test_friday_1600_backtests_friday(
     tick_at = dt.datetime(2026, 11, 27, 7, 0, tzinfo=UTC)  # Friday 16:00 in Tokyo
 
     with deployment(tmp_path, postgres, s3, slack, bucket, tick_at) as deployed:
-        tick = completed_tick(deployed, "backtest_schedule")
-        assert tick.timestamp == tick_at.timestamp()
-        assert tick.status == TickStatus.SUCCESS
-        (run_id,) = tick.run_ids
-        run = finished(deployed, run_id)
-
-        assert run.status == DagsterRunStatus.SUCCESS, deployed.step_errors(run_id)
-        assert run.job_name == "backtest_job"
-        assert run.tags["dagster/partition"] == "2026-11-27"
-        assert run.tags["dagster/schedule_name"] == "backtest_schedule"
-        assert_fake_day(deployed, run_id, friday)
+        run = scheduled_run(deployed, "backtest_schedule", tick_at, "backtest_job", "2026-11-27")
+        assert_fake_day(deployed, run.run_id, friday)
         assert deployed.ticks("selection_schedule") == []
     store = s3.store(bucket)
     assert store.head(layout.daily_backup_key(friday)) is not None

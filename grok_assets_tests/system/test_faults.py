@@ -22,7 +22,6 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -56,10 +55,10 @@ from grok_assets_tests.support.harness import (  # noqa: F401
     daily_rows,
     is_backed_up,
     manifest_violations,
-    prepare_template,
     proxied_fixture,
     proxy_fixture,
     published,
+    published_unbacked_template,
     run_fast,
 )
 from grok_assets_tests.support.pipeline import DAYS, Pipeline, step_errors
@@ -74,14 +73,7 @@ DAILY = rf"/backtest/grok_trending_{DAYS[1]:%Y%m%d}\.parquet$"
 
 @pytest.fixture(scope="module")
 def template(s3: LoopbackS3) -> str:
-    bucket = f"grok-faults-{uuid.uuid4().hex[:12]}"
-    prepare_template(
-        s3,
-        bucket,
-        [("selection_job", DAYS[0]), ("backtest_job", DAYS[0]), ("selection_job", DAYS[1])],
-        DAYS,
-    )
-    return bucket
+    return published_unbacked_template(s3, "faults")
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ backtested, DAYS[1] selected and published, not yet backed up.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -29,9 +28,9 @@ from grok_assets_tests.support.harness import (  # noqa: F401
     clone_bucket,
     fast_pipeline,
     is_backed_up,
-    prepare_template,
     proxy_fixture,
     published,
+    published_unbacked_template,
     shared_instance,
 )
 from grok_assets_tests.support.pipeline import DAYS, Pipeline, step_errors
@@ -45,14 +44,7 @@ BOTO_ATTEMPTS = 6
 
 @pytest.fixture(scope="module")
 def template(s3: LoopbackS3) -> str:
-    bucket = f"grok-retries-{uuid.uuid4().hex[:12]}"
-    prepare_template(
-        s3,
-        bucket,
-        [("selection_job", DAYS[0]), ("backtest_job", DAYS[0]), ("selection_job", DAYS[1])],
-        DAYS,
-    )
-    return bucket
+    return published_unbacked_template(s3, "retries")
 
 
 @pytest.fixture
